@@ -24,6 +24,10 @@ type Metadata struct {
 	Values map[string]any `cbor:"6,keyasint,omitempty" json:"values,omitempty"`
 }
 
+// metadataWire has Metadata's fields without its methods, so that encoding
+// it does not recurse into MarshalBinary.
+type metadataWire Metadata
+
 // Set stores a typed value under key and returns m for chaining.
 func (m Metadata) Set(key string, value any) Metadata {
 	if m.Values == nil {
@@ -68,7 +72,7 @@ func (m Metadata) MarshalBinary() ([]byte, error) {
 		m.CausationID == "" && len(m.Values) == 0 {
 		return nil, nil
 	}
-	b, err := codec.CBOR().Marshal(m)
+	b, err := codec.CBOR().Marshal(metadataWire(m))
 	if err != nil {
 		return nil, fmt.Errorf("evento: encode metadata: %w", err)
 	}
@@ -81,7 +85,7 @@ func (m *Metadata) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if err := codec.CBOR().Unmarshal(b, m); err != nil {
+	if err := codec.CBOR().Unmarshal(b, (*metadataWire)(m)); err != nil {
 		return fmt.Errorf("%w: metadata: %v", ErrDecode, err)
 	}
 	return nil

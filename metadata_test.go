@@ -1,0 +1,63 @@
+package evento_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/eventogo/evento"
+)
+
+func TestMetadataRoundTripKeepsTypes(t *testing.T) {
+	in := evento.Metadata{ID: "m1", RequestedBy: "u1", RequestedAs: "admin", CorrelationID: "c1", CausationID: "e0"}.
+		Set("attempt", int64(3)).Set("negative", int64(-4)).Set("ip", "10.0.0.1").Set("beta", true).Set("raw", []byte{9})
+	b, err := in.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out evento.Metadata
+	if err := out.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if out.ID != "m1" || out.RequestedBy != "u1" || out.RequestedAs != "admin" || out.CorrelationID != "c1" || out.CausationID != "e0" {
+		t.Errorf("fields lost: %+v", out)
+	}
+	if n, ok := out.Int("attempt"); !ok || n != 3 {
+		t.Errorf("attempt = %v %v", n, ok)
+	}
+	if n, ok := out.Int("negative"); !ok || n != -4 {
+		t.Errorf("negative = %v %v", n, ok)
+	}
+	if s, ok := out.String("ip"); !ok || s != "10.0.0.1" {
+		t.Errorf("ip = %v %v", s, ok)
+	}
+	if v, ok := out.Bool("beta"); !ok || !v {
+		t.Errorf("beta = %v %v", v, ok)
+	}
+	if raw, ok := out.Values["raw"].([]byte); !ok || !bytes.Equal(raw, []byte{9}) {
+		t.Errorf("raw = %#v", out.Values["raw"])
+	}
+}
+
+func TestEmptyMetadataEncodesToNothing(t *testing.T) {
+	b, err := evento.Metadata{}.MarshalBinary()
+	if err != nil || len(b) != 0 {
+		t.Fatalf("empty metadata = %x, %v", b, err)
+	}
+	var m evento.Metadata
+	if err := m.UnmarshalBinary(nil); err != nil || m.ID != "" {
+		t.Fatalf("decode empty = %+v, %v", m, err)
+	}
+}
+
+func FuzzMetadataDecode(f *testing.F) {
+	good, _ := evento.Metadata{ID: "x", RequestedBy: "y"}.Set("k", int64(1)).MarshalBinary()
+	f.Add(good)
+	f.Add([]byte{0xa1, 0x06, 0x9a, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m evento.Metadata
+		if err := m.UnmarshalBinary(b); err != nil && !errors.Is(err, evento.ErrDecode) {
+			t.Fatalf("error %v does not match ErrDecode", err)
+		}
+	})
+}
