@@ -20,14 +20,13 @@ func Rollback(ctx context.Context, conn *sql.Conn) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		Discard(conn)
+		discard(conn)
 	}
 }
 
-// Discard closes conn and tells the pool not to reuse its driver
-// connection. Use it when the connection's state is unknown, e.g. a COMMIT
-// that failed in an unknown way.
-func Discard(conn *sql.Conn) {
+// discard closes conn and tells the pool not to reuse its driver
+// connection.
+func discard(conn *sql.Conn) {
 	// database/sql drops a driver connection when Raw's function returns
 	// driver.ErrBadConn; the error itself is the expected signal.
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })

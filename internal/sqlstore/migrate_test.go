@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+func openSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func testSchema(migrations ...Migration) *Schema {
+	return &Schema{
+		Dialect:    Dialect{Placeholders: QuestionMarks, IdentQuote: '"'},
+		Table:      `"m_schema_migrations"`,
+		Begin:      []string{"BEGIN IMMEDIATE"},
+		Migrations: migrations,
+	}
+}
+
+func appliedVersions(t *testing.T, db *sql.DB) []int64 {
+	t.Helper()
+	rows, err := db.Query(`SELECT version FROM "m_schema_migrations" ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func TestMigrateAppliesPendingStepsOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t, filepath.Join(t.TempDir(), "m.db"))
+	v1 := Migration{Version: 1, Statements: []string{"CREATE TABLE a (x INTEGER)", "INSERT INTO a VALUES (1)"}}
+	v2 := Migration{Version: 2, Statements: []string{"INSERT INTO a VALUES (2)"}}
+
+	if err := testSchema(v1).Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := testSchema(v1, v2).Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A build that knows fewer migrations leaves the newer schema alone.
+	if err := testSchema(v1).Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var sum int
+	if err := db.QueryRow("SELECT SUM(x) FROM a").Scan(&sum); err != nil || sum != 3 {
+		t.Errorf("SUM(x) = %d, %v; want 3 (each step ran once)", sum, err)
+	}
+	if vs := appliedVersions(t, db); len(vs) != 2 || vs[0] != 1 || vs[1] != 2 {
+		t.Errorf("applied versions %v, want [1 2]", vs)
+	}
+}
+
+func TestMigrateFailureRollsBackTheWholeRun(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t, filepath.Join(t.TempDir(), "m.db"))
+	err := testSchema(
+		Migration{Version: 1, Statements: []string{"CREATE TABLE a (x INTEGER)"}},
+		Migration{Version: 2, Statements: []string{"THIS IS NOT SQL"}},
+	).Migrate(ctx, db)
+	if err == nil {
+		t.Fatal("Migrate with a broken step succeeded")
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'a'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("table a exists after a failed run (count %d, %v)", n, err)
+	}
+	if err := testSchema(Migration{Version: 2}).Migrate(ctx, db); err == nil {
+		t.Error("Migrate accepted a list that does not start at version 1")
+	}
+	if db.Stats().InUse != 0 {
+		t.Error("a connection is still in use")
+	}
+}
+
+func TestMigrateConcurrentOpeners(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s := testSchema(
+		Migration{Version: 1, Statements: []string{"CREATE TABLE a (x INTEGER)"}},
+		Migration{Version: 2, Statements: []string{"INSERT INTO a VALUES (1)"}},
+	)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		db := openSQLite(t, path)
+		wg.Go(func() { errs[i] = s.Migrate(ctx, db) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := openSQLite(t, path).QueryRow("SELECT COUNT(*) FROM a").Scan(&n); err != nil || n != 1 {
+		t.Errorf("COUNT(*) = %d, %v; want 1", n, err)
+	}
+}

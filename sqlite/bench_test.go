@@ -1,0 +1,161 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/sqlite"
+	"github.com/oklog/ulid/v2"
+)
+
+// syncModes runs a benchmark with each synchronous setting: FULL (the
+// default, an fsync per commit) and NORMAL.
+var syncModes = []struct {
+	name   string
+	mode   sqlite.Synchronous
+	pragma string
+}{{"sync=full", sqlite.SynchronousFull, "FULL"}, {"sync=normal", sqlite.SynchronousNormal, "NORMAL"}}
+
+// BenchmarkAppendNew appends one event to a new aggregate per iteration.
+func BenchmarkAppendNew(b *testing.B) {
+	for _, sm := range syncModes {
+		b.Run(sm.name, func(b *testing.B) {
+			benchmarkAppendOne(b, sm.mode, func(i int) *evento.Commit {
+				return newCommit("bench", fmt.Sprint("agg-", i), 0, 1)
+			})
+		})
+	}
+}
+
+// BenchmarkAppendStream appends one event per iteration to one aggregate,
+// at the expected version.
+func BenchmarkAppendStream(b *testing.B) {
+	for _, sm := range syncModes {
+		b.Run(sm.name, func(b *testing.B) {
+			benchmarkAppendOne(b, sm.mode, func(i int) *evento.Commit {
+				return newCommit("bench", "stream", int64(i), 1)
+			})
+		})
+	}
+}
+
+func benchmarkAppendOne(b *testing.B, mode sqlite.Synchronous, commit func(i int) *evento.Commit) {
+	x := open(b, sqlite.WithSynchronous(mode))
+	ctx := context.Background()
+	commits := make([]*evento.Commit, b.N)
+	for i := range commits {
+		commits[i] = commit(i)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := x.Append(ctx, commits[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendBatch appends commits of 100 events to new aggregates and
+// reports the time per event.
+func BenchmarkAppendBatch(b *testing.B) {
+	const size = 100
+	x := open(b)
+	ctx := context.Background()
+	commits := make([]*evento.Commit, b.N)
+	for i := range commits {
+		commits[i] = newCommit("bench", fmt.Sprint("batch-", i), 0, size)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := x.Append(ctx, commits[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+}
+
+// BenchmarkReadPage reads forward pages of 1000 events out of 20,000, all
+// events or those of one aggregate type.
+func BenchmarkReadPage(b *testing.B) {
+	x := open(b)
+	for i := range 2 {
+		for _, typ := range []string{"A", "B"} {
+			c := newCommit(typ, fmt.Sprint(typ, i), 0, 5000)
+			md := evento.Metadata{ID: ulid.Make().String(), RequestedBy: "bench"}
+			for _, e := range c.Events {
+				e.Metadata = md
+			}
+			mustAppend(b, x, c)
+		}
+	}
+	for _, q := range []struct {
+		name    string
+		filters []evento.Filter
+		events  int
+	}{{"all", nil, 20_000}, {"type", []evento.Filter{{AggregateType: "A"}}, 10_000}} {
+		b.Run(q.name, func(b *testing.B) {
+			ctx := context.Background()
+			var after cursor.Value
+			for i := range b.N {
+				if i%(q.events/1000) == 0 {
+					after = ""
+				}
+				page, err := x.Read(ctx, evento.Query{Filters: q.filters, Args: cursor.Forward(1000, after)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Edges) != 1000 {
+					b.Fatalf("page of %d events", len(page.Edges))
+				}
+				after = page.PageInfo.EndCursor
+			}
+		})
+	}
+}
+
+// BenchmarkFloorInsert is the floor under BenchmarkAppendNew: the same
+// single-row INSERT into the same table and indexes, with the same file
+// settings as Open, straight through database/sql in autocommit mode: no
+// version check, no transaction of our own, no metadata encoding.
+func BenchmarkFloorInsert(b *testing.B) {
+	for _, sm := range syncModes {
+		b.Run(sm.name, func(b *testing.B) {
+			dsn := "file:" + filepath.Join(b.TempDir(), "floor.db") + "?_pragma=busy_timeout(10000)" +
+				"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sm.pragma + ")&_pragma=foreign_keys(1)"
+			db, err := sql.Open("sqlite", dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			if _, err := sqlite.New(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+			stmt, err := db.PrepareContext(ctx, `INSERT INTO evento_events`+
+				` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)`+
+				` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stmt.Close()
+			commits := make([]*evento.Commit, b.N)
+			for i := range commits {
+				commits[i] = newCommit("bench", fmt.Sprint("agg-", i), 0, 1)
+			}
+			now := time.Now().UnixMicro()
+			b.ResetTimer()
+			for i := range b.N {
+				e := commits[i].Events[0]
+				if _, err := stmt.ExecContext(ctx, e.ID[:], e.AggregateType, e.AggregateID, e.Version, e.Name,
+					nil, e.Data, nil, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

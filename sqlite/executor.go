@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
+	"github.com/eventogo/evento/internal/wake"
+
+	// The pure-Go SQLite driver, registered as "sqlite".
+	_ "modernc.org/sqlite"
+)
+
+// Executor is the SQLite implementation of evento.Executor and
+// evento.Waker. It is safe for concurrent use.
+type Executor struct {
+	db     *sql.DB
+	ownsDB bool
+	stmt   statements
+	events sqlstore.EventReader
+	// writer admits one write at a time from this process; a channel
+	// rather than a mutex so that waiting for it honours the context.
+	writer chan struct{}
+	wake   wake.Signal
+}
+
+var (
+	_ evento.Executor = (*Executor)(nil)
+	_ evento.Waker    = (*Executor)(nil)
+)
+
+// Open opens (creating it if needed) the SQLite database file at path and
+// brings its schema up to date. path is a file name or a "file:" URI; its
+// own query parameters are kept, and Open adds journal_mode WAL,
+// busy_timeout 10000, synchronous FULL (see [WithSynchronous]) and
+// foreign_keys on. An in-memory database is refused: every pooled
+// connection would see a different one. Close closes the database.
+func Open(ctx context.Context, path string, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory") {
+		return nil, fmt.Errorf("%w: sqlite.Open needs a database file, got %q", evento.ErrInvalidArgument, path)
+	}
+	synchronous := cfg.synchronous
+	if synchronous == 0 {
+		synchronous = SynchronousFull
+	}
+	// busy_timeout comes first, so that switching to WAL already waits for
+	// a concurrent opener instead of failing.
+	pragmas := url.Values{"_pragma": {
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(" + synchronous.pragma() + ")",
+		"foreign_keys(1)",
+	}}.Encode()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	db, err := sql.Open("sqlite", path+sep+pragmas)
+	if err != nil {
+		return nil, fmt.Errorf("evento: open sqlite %s: %w", path, err)
+	}
+	x, err := newExecutor(ctx, db, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	x.ownsDB = true
+	return x, nil
+}
+
+// New wraps a database the caller opened with the "sqlite" driver
+// (modernc.org/sqlite) and brings its schema up to date. The caller's DSN
+// must set WAL and a busy timeout on every connection, e.g.
+//
+//	file:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)
+//
+// Without WAL readers and the writer block each other, and without a busy
+// timeout a write that meets another process's write fails at once with
+// SQLITE_BUSY. Close leaves db open.
+func New(ctx context.Context, db *sql.DB, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.synchronous != 0 {
+		return nil, fmt.Errorf("%w: WithSynchronous applies to sqlite.Open; set synchronous in the DSN of a database passed to New",
+			evento.ErrInvalidArgument)
+	}
+	return newExecutor(ctx, db, cfg)
+}
+
+func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error) {
+	t := newTables(cfg.prefix)
+	if err := schema(t).Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	return &Executor{
+		db:     db,
+		stmt:   newStatements(t),
+		events: sqlstore.NewEventReader(dialect, t.events),
+		writer: make(chan struct{}, 1),
+	}, nil
+}
+
+// Close closes the database if [Open] opened it; a database passed to [New]
+// stays open.
+func (x *Executor) Close() error {
+	if !x.ownsDB {
+		return nil
+	}
+	return x.db.Close()
+}
+
+// Wake returns a channel that is closed after the next successful append
+// through this executor. Appends by other processes do not close it.
+func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
+
+// Read returns one page of the events that match q, in global order. A
+// malformed cursor fails with an error matching cursor.ErrInvalid.
+func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	return x.events.Read(ctx, x.db, &q)
+}
+
+// lockWriter waits for this process's write turn, or for ctx to end.
+func (x *Executor) lockWriter(ctx context.Context) error {
+	select {
+	case x.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (x *Executor) unlockWriter() { <-x.writer }

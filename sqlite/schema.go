@@ -1,0 +1,95 @@
+package sqlite
+
+import "github.com/eventogo/evento/internal/sqlstore"
+
+// dialect is SQLite's SQL dialect.
+var dialect = sqlstore.Dialect{Placeholders: sqlstore.QuestionMarks, IdentQuote: '"'}
+
+// tables holds the quoted names of the executor's tables and indexes, built
+// from a validated prefix.
+type tables struct {
+	events        string
+	snapshots     string
+	subscriptions string
+	migrations    string
+	// index returns the quoted name of an index.
+	index func(name string) string
+}
+
+func newTables(prefix string) tables {
+	name := func(s string) string { return dialect.Quote(prefix + s) }
+	return tables{
+		events:        name("events"),
+		snapshots:     name("snapshots"),
+		subscriptions: name("subscriptions"),
+		migrations:    name("schema_migrations"),
+		index:         name,
+	}
+}
+
+// schema returns the executor's versioned schema. Published migrations never
+// change; a schema change is a new migration appended to the list.
+//
+// Timestamps, expiries, lags and update times are unix microseconds (or
+// microseconds, for lag). Every index that serves a Read filter ends with
+// position, so that a filtered page is an index range read in global order:
+// (aggregate_type, position) for a type, (aggregate_type, aggregate_id,
+// position) for one aggregate, (aggregate_type, name, position) for a type
+// and a name, (routing_key, position) for a routing key. The aggregate
+// index is not redundant with UNIQUE(aggregate_type, aggregate_id,
+// version): SQLite does not know that version order is position order
+// within an aggregate, and without it reads one aggregate by scanning every
+// event of its type (27 ms instead of 70 µs per load with 200,000 events of
+// one type).
+func schema(t tables) *sqlstore.Schema {
+	return &sqlstore.Schema{
+		Dialect: dialect,
+		Table:   t.migrations,
+		Begin:   []string{"BEGIN IMMEDIATE"},
+		Migrations: []sqlstore.Migration{{
+			Version: 1,
+			Statements: []string{
+				`CREATE TABLE ` + t.events + ` (
+					position       INTEGER PRIMARY KEY AUTOINCREMENT,
+					id             BLOB    NOT NULL UNIQUE,
+					aggregate_type TEXT    NOT NULL,
+					aggregate_id   TEXT    NOT NULL,
+					version        INTEGER NOT NULL,
+					name           TEXT    NOT NULL,
+					routing_key    TEXT,
+					data           BLOB,
+					metadata       BLOB,
+					timestamp      INTEGER NOT NULL,
+					UNIQUE (aggregate_type, aggregate_id, version)
+				)`,
+				`CREATE INDEX ` + t.index("events_type_position") + ` ON ` + t.events +
+					` (aggregate_type, position)`,
+				`CREATE INDEX ` + t.index("events_aggregate_position") + ` ON ` + t.events +
+					` (aggregate_type, aggregate_id, position)`,
+				`CREATE INDEX ` + t.index("events_type_name_position") + ` ON ` + t.events +
+					` (aggregate_type, name, position)`,
+				`CREATE INDEX ` + t.index("events_routing_key_position") + ` ON ` + t.events +
+					` (routing_key, position)`,
+				`CREATE TABLE ` + t.snapshots + ` (
+					aggregate_type TEXT    NOT NULL,
+					revision       TEXT    NOT NULL,
+					aggregate_id   TEXT    NOT NULL,
+					data           BLOB,
+					version        INTEGER NOT NULL,
+					cursor         TEXT    NOT NULL,
+					updated_at     INTEGER NOT NULL,
+					PRIMARY KEY (aggregate_type, revision, aggregate_id)
+				)`,
+				`CREATE TABLE ` + t.subscriptions + ` (
+					"key"      TEXT    NOT NULL PRIMARY KEY,
+					owner      TEXT,
+					epoch      INTEGER NOT NULL,
+					expires_at INTEGER NOT NULL,
+					cursor     TEXT    NOT NULL,
+					lag        INTEGER NOT NULL,
+					updated_at INTEGER NOT NULL
+				)`,
+			},
+		}},
+	}
+}

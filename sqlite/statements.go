@@ -1,0 +1,64 @@
+package sqlite
+
+// statements holds every fixed SQL statement of the executor, built once
+// from the quoted table names. Only Read builds SQL per call (its WHERE
+// clause follows the query's shape), and only from placeholders.
+type statements struct {
+	// aggregateState reads an aggregate's current version and routing key.
+	// Every event of an aggregate carries the routing key of its first
+	// event, so the last event's key is the first event's.
+	aggregateState string
+	// eventOwner reads which event holds an id.
+	eventOwner string
+	// insertEvent appends one event; its position is the row id.
+	insertEvent string
+
+	loadSnapshot string
+	saveSnapshot string
+
+	acquireLease       string
+	leaseHolder        string
+	renewLease         string
+	releaseLease       string
+	acknowledge        string
+	subscriptionStatus string
+}
+
+func newStatements(t tables) statements {
+	s := t.subscriptions
+	return statements{
+		aggregateState: `SELECT version, routing_key FROM ` + t.events +
+			` WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY version DESC LIMIT 1`,
+		eventOwner: `SELECT aggregate_type, aggregate_id, version FROM ` + t.events + ` WHERE id = ?`,
+		insertEvent: `INSERT INTO ` + t.events +
+			` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)` +
+			` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
+		loadSnapshot: `SELECT data, version, cursor, updated_at FROM ` + t.snapshots +
+			` WHERE aggregate_type = ? AND revision = ? AND aggregate_id = ?`,
+		saveSnapshot: `INSERT INTO ` + t.snapshots +
+			` (aggregate_type, revision, aggregate_id, data, version, cursor, updated_at)` +
+			` VALUES (?, ?, ?, ?, ?, ?, ?)` +
+			` ON CONFLICT (aggregate_type, revision, aggregate_id) DO UPDATE SET` +
+			` data = excluded.data, version = excluded.version, cursor = excluded.cursor,` +
+			` updated_at = excluded.updated_at`,
+
+		// The lease is free when it was released (owner NULL) or expired,
+		// and the owner may always take it again; every acquisition bumps
+		// the epoch that fences cursor writes.
+		acquireLease: `INSERT INTO ` + s + ` ("key", owner, epoch, expires_at, cursor, lag, updated_at)` +
+			` VALUES (?1, ?2, 1, ?3, '', 0, 0)` +
+			` ON CONFLICT ("key") DO UPDATE SET owner = excluded.owner, epoch = ` + s + `.epoch + 1,` +
+			` expires_at = excluded.expires_at` +
+			` WHERE ` + s + `.owner IS NULL OR ` + s + `.expires_at < ?4 OR ` + s + `.owner = excluded.owner` +
+			` RETURNING epoch, cursor, expires_at`,
+		leaseHolder: `SELECT owner, expires_at FROM ` + s + ` WHERE "key" = ?`,
+		renewLease:  `UPDATE ` + s + ` SET expires_at = ? WHERE "key" = ? AND owner = ? AND epoch = ?`,
+		releaseLease: `UPDATE ` + s + ` SET owner = NULL, expires_at = 0` +
+			` WHERE "key" = ? AND owner = ? AND epoch = ?`,
+		acknowledge: `UPDATE ` + s + ` SET cursor = ?, lag = ?, updated_at = ?` +
+			` WHERE "key" = ? AND owner = ? AND epoch = ?`,
+		subscriptionStatus: `SELECT owner, epoch, expires_at, cursor, lag, updated_at FROM ` + s +
+			` WHERE "key" = ?`,
+	}
+}
