@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
@@ -158,14 +159,15 @@ func ExampleStore_Read() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		var owners []string
 		for _, edge := range page.Edges {
 			var ev AccountOpened
 			if err := store.Decode(edge.Node, &ev); err != nil {
 				log.Fatal(err)
 			}
-			fmt.Print(ev.Owner, " ")
+			owners = append(owners, ev.Owner)
 		}
-		fmt.Println()
+		fmt.Println(strings.Join(owners, " "))
 		if !page.PageInfo.HasPreviousPage {
 			break
 		}

@@ -20,6 +20,7 @@ type Projection[S any] struct {
 	revision      string
 	snapshotEvery int
 	pageSize      int
+	err           error
 }
 
 // NewProjection returns a projection of aggregates of the given type.
@@ -49,6 +50,9 @@ func (p *Projection[S]) Safety() *Projection[S] {
 // saves the new state. Change revision whenever S or a handler changes
 // meaning: snapshots of other revisions are ignored and rebuilt.
 func (p *Projection[S]) Snapshot(revision string, every int) *Projection[S] {
+	if err := checkName("snapshot revision", revision); err != nil && p.err == nil {
+		p.err = err
+	}
 	p.revision = revision
 	p.snapshotEvery = max(every, 1)
 	return p
@@ -82,6 +86,9 @@ type Loaded[S any] struct {
 // can combine, say, an account and its owner. Load reads every event, page
 // by page; it fails with ErrNotFound when the aggregate has no events.
 func (p *Projection[S]) Load(ctx context.Context, s *Store, id string, also ...Ref) (*Loaded[S], error) {
+	if p.err != nil {
+		return nil, p.err
+	}
 	if err := checkName("aggregate id", id); err != nil {
 		return nil, err
 	}

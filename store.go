@@ -31,8 +31,14 @@ type Option func(*Store)
 func WithCodec(c codec.Codec) Option { return func(s *Store) { s.codec = c } }
 
 // WithMaxPayloadSize caps the encoded size of one event payload; appends of a
-// larger payload fail with ErrPayloadTooLarge.
-func WithMaxPayloadSize(n int) Option { return func(s *Store) { s.maxPayload = n } }
+// larger payload fail with ErrPayloadTooLarge. n <= 0 keeps the default.
+func WithMaxPayloadSize(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.maxPayload = n
+		}
+	}
+}
 
 // WithLogger sets the logger subscriptions report to. The default discards
 // everything.
@@ -78,6 +84,9 @@ func (s *Store) Decode(e *Event, v any) error {
 // HasEvent reports whether the aggregate id (of E's aggregate type) has at
 // least one event of type E.
 func HasEvent[E EventData](ctx context.Context, s *Store, id string) (bool, error) {
+	if err := checkName("aggregate id", id); err != nil {
+		return false, err
+	}
 	var zero E
 	page, err := s.Read(ctx, Query{
 		Filters: []Filter{{AggregateType: zero.AggregateType(), AggregateID: id, Name: zero.EventName()}},

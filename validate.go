@@ -52,6 +52,7 @@ func (c *Commit) Validate() error {
 	if c.ExpectedVersion < 0 {
 		return fmt.Errorf("%w: negative expected version %d", ErrInvalidArgument, c.ExpectedVersion)
 	}
+	seen := make(map[[16]byte]bool, len(c.Events))
 	for i, e := range c.Events {
 		if e == nil {
 			return fmt.Errorf("%w: nil event at index %d", ErrInvalidArgument, i)
@@ -69,6 +70,10 @@ func (c *Commit) Validate() error {
 		if e.ID.IsZero() {
 			return fmt.Errorf("%w: event %d has no id", ErrInvalidArgument, i)
 		}
+		if seen[e.ID] {
+			return fmt.Errorf("%w: event id %s appears twice in one commit", ErrInvalidArgument, e.ID)
+		}
+		seen[e.ID] = true
 	}
 	return nil
 }
@@ -84,7 +89,10 @@ func (q *Query) Validate() error {
 			return fmt.Errorf("%w: filter without aggregate type", ErrInvalidArgument)
 		}
 	}
-	return q.Args.Validate()
+	if err := q.Args.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	return nil
 }
 
 // Match reports whether e satisfies the query's filters and routing key. It

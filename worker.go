@@ -108,7 +108,13 @@ func (r *run) hold(ctx, stopCtx context.Context, lease *Lease, follow bool) erro
 		if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) {
 			return cause
 		}
-		if !follow || runCtx.Err() != nil {
+		if !follow {
+			// Execute: nil after a full drain; the context's error when it
+			// ended first, so that a caller never mistakes a partial run for
+			// a caught-up one.
+			return context.Cause(runCtx)
+		}
+		if runCtx.Err() != nil {
 			return nil
 		}
 		t := time.NewTimer(r.sub.pollInterval)
