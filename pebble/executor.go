@@ -1,0 +1,223 @@
+package pebble
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/internal/wake"
+)
+
+// Executor is the Pebble implementation of evento.Executor and
+// evento.Waker. It is safe for concurrent use. At most one Executor may
+// use a key prefix of a database at a time: its committer is the only
+// writer of the events under that prefix.
+type Executor struct {
+	db     *pebbledb.DB
+	ownsDB bool
+	keys   keys
+	write  *pebbledb.WriteOptions
+
+	// life guards the database against Close: every call holds it for
+	// reading, Close takes it for writing.
+	life   sync.RWMutex
+	closed bool
+	detach func()
+
+	committer *committer
+	// leaseMu serialises the read-modify-write of subscription leases.
+	leaseMu sync.Mutex
+	wake    wake.Signal
+}
+
+var (
+	_ evento.Executor = (*Executor)(nil)
+	_ evento.Waker    = (*Executor)(nil)
+)
+
+// Open opens (creating it if needed) the Pebble database in dir. Pebble
+// locks the directory, so one process at a time owns it. Close closes the
+// database.
+func Open(dir string, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: pebble.Open needs a directory", evento.ErrInvalidArgument)
+	}
+	o := &pebbledb.Options{
+		FormatMajorVersion: pebbledb.FormatNewest,
+		CacheSize:          64 << 20,
+		Logger:             quietLogger{pebbledb.DefaultLogger},
+	}
+	// Bloom filters spare appends a disk read for each event id they
+	// check, since almost every id they look up is new.
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebbledb.Open(dir, o)
+	if err != nil {
+		return nil, fmt.Errorf("evento: open pebble %s: %w", dir, err)
+	}
+	x, err := newExecutor(db, cfg)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	x.ownsDB = true
+	return x, nil
+}
+
+// quietLogger drops Pebble's informational messages (it reports every
+// log file it recovers at open) and keeps its errors.
+type quietLogger struct{ pebbledb.Logger }
+
+func (quietLogger) Infof(string, ...any) {}
+
+// New runs an executor on a database the caller opened. Keys live under
+// the key prefix (see [WithKeyPrefix]); a second executor on the same
+// database and prefix is refused until the first is closed. Close leaves
+// db open; close the executor before db.
+func New(db *pebbledb.DB, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if db == nil {
+		return nil, fmt.Errorf("%w: pebble.New needs a database", evento.ErrInvalidArgument)
+	}
+	detach, err := attach(db, cfg.prefix)
+	if err != nil {
+		return nil, err
+	}
+	x, err := newExecutor(db, cfg)
+	if err != nil {
+		detach()
+		return nil, err
+	}
+	x.detach = detach
+	return x, nil
+}
+
+func newExecutor(db *pebbledb.DB, cfg config) (*Executor, error) {
+	k := newKeys(cfg.prefix)
+	x := &Executor{db: db, keys: k, write: cfg.writeOptions()}
+	if err := x.checkLayout(); err != nil {
+		return nil, err
+	}
+	next, err := nextPosition(db, k)
+	if err != nil {
+		return nil, err
+	}
+	x.committer = newCommitter(db, k, !cfg.noSync, next, &x.wake)
+	x.committer.start()
+	return x, nil
+}
+
+// checkLayout refuses a namespace written with another key layout, and
+// records the layout in a new one.
+func (x *Executor) checkLayout() error {
+	v, closer, err := x.db.Get(x.keys.layout())
+	switch {
+	case errors.Is(err, pebbledb.ErrNotFound):
+		if err := x.db.Set(x.keys.layout(), []byte{layoutVersion}, pebbledb.Sync); err != nil {
+			return fmt.Errorf("evento: pebble: record layout: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("evento: pebble: read layout: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 1 || v[0] != layoutVersion {
+		return fmt.Errorf("%w: key layout %v, this executor knows %d", errCorrupt, v, layoutVersion)
+	}
+	return nil
+}
+
+// nextPosition returns the position after the last stored event: positions
+// are dense from 1, so the store needs no counter of its own.
+func nextPosition(db *pebbledb.DB, k keys) (uint64, error) {
+	table := k.table(tagEvent)
+	it, err := db.NewIter(&pebbledb.IterOptions{LowerBound: table, UpperBound: prefixEnd(table)})
+	if err != nil {
+		return 0, fmt.Errorf("evento: pebble: find last position: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return 0, fmt.Errorf("evento: pebble: find last position: %w", err)
+		}
+		return 1, nil
+	}
+	last, err := positionSuffix(it.Key(), table)
+	if err != nil {
+		return 0, err
+	}
+	return last + 1, nil
+}
+
+// Close stops the executor, after the appends in flight are answered, and
+// closes the database if [Open] opened it; a database passed to [New] stays
+// open. Calls after Close fail with ErrClosed.
+func (x *Executor) Close() error {
+	x.life.Lock()
+	defer x.life.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.committer.close()
+	if x.detach != nil {
+		x.detach()
+	}
+	if x.ownsDB {
+		return x.db.Close()
+	}
+	return nil
+}
+
+// Wake returns a channel that is closed after the next successful append
+// through this executor.
+func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
+
+// enter admits a call unless the executor is closed; leave ends it.
+func (x *Executor) enter() error {
+	x.life.RLock()
+	if x.closed {
+		x.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (x *Executor) leave() { x.life.RUnlock() }
+
+// attached records which (database, prefix) pairs an executor of this
+// process is using.
+var attached = struct {
+	sync.Mutex
+	m map[attachment]bool
+}{m: make(map[attachment]bool)}
+
+type attachment struct {
+	db     *pebbledb.DB
+	prefix string
+}
+
+// attach claims prefix of db for one executor and returns the function
+// that gives it back.
+func attach(db *pebbledb.DB, prefix string) (func(), error) {
+	a := attachment{db, prefix}
+	attached.Lock()
+	defer attached.Unlock()
+	if attached.m[a] {
+		return nil, fmt.Errorf("%w: another executor already uses key prefix %q of this database", evento.ErrInvalidArgument, prefix)
+	}
+	attached.m[a] = true
+	return func() {
+		attached.Lock()
+		defer attached.Unlock()
+		delete(attached.m, a)
+	}, nil
+}

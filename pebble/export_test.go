@@ -1,0 +1,60 @@
+package pebble
+
+import "github.com/eventogo/evento"
+
+// Test hooks into the key layout, for the key encoding tests of package
+// pebble_test.
+var (
+	AppendString = appendString
+	AppendUint64 = appendUint64
+	PrefixEnd    = prefixEnd
+)
+
+// EventKey returns the key of the event at pos under prefix.
+func EventKey(prefix string, pos uint64) []byte { return newKeys(prefix).event(pos) }
+
+// TypeIndexKey returns the type index prefix of typ under prefix.
+func TypeIndexKey(prefix, typ string) []byte { return newKeys(prefix).typeIndex(typ) }
+
+// AppendGroup queues every commit at once, so that the committer decides
+// them in one group, in order, and returns each one's outcome.
+func AppendGroup(x *Executor, commits []*evento.Commit) []error {
+	reqs := make([]*request, len(commits))
+	for i, c := range commits {
+		if err := c.Validate(); err != nil {
+			panic(err)
+		}
+		r, err := newRequest(c)
+		if err != nil {
+			panic(err)
+		}
+		reqs[i] = r
+	}
+	q := x.committer.requests
+	q.mu.Lock()
+	q.items = append(q.items, reqs...)
+	q.mu.Unlock()
+	q.signal()
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		errs[i] = <-r.done
+	}
+	return errs
+}
+
+// DecodeRecords runs every record decoder on b, for the fuzz test.
+func DecodeRecords(b []byte) {
+	decodeEvent(1, b)
+	decodeEventPlace(b)
+	decodeRoutingKey(b)
+	decodeLease(b)
+}
+
+// EncodeEventRecord returns the record the committer stores for e.
+func EncodeEventRecord(e *evento.Event) []byte {
+	metadata, err := e.Metadata.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return appendEventRecord(nil, e.Timestamp.UnixMicro(), e.RoutingKey, appendEventBody(nil, e, metadata))
+}

@@ -1,0 +1,274 @@
+package pebble
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+)
+
+// Read returns one page of the events that match q, in global order. It
+// reads from one Pebble snapshot, so every index it merges shows the same
+// prefix of the log, and it stops at the last durable position. A
+// malformed cursor, or a cursor of another kind of store, fails with an
+// error matching cursor.ErrInvalid.
+func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	start, ok, err := startPosition(q.Args)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.enter(); err != nil {
+		return nil, err
+	}
+	defer x.leave()
+	limit := q.Args.Limit()
+	rows := make([]*evento.Event, 0, min(limit+1, 1024))
+	// Positions past the durable watermark may already be in the
+	// database, but a crash could still take them back: read up to the
+	// watermark only, taken before the snapshot so that the snapshot holds
+	// every position up to it.
+	last := x.committer.durable.Load()
+	if q.Args.IsBackward() {
+		start = min(start, last)
+	}
+	if ok && start >= 1 && start <= last {
+		if rows, err = x.scan(ctx, &q, start, last, rows); err != nil {
+			return nil, err
+		}
+	}
+	return cursor.Build(q.Args, rows, (*evento.Event).Cursor), nil
+}
+
+// startPosition returns where a read starts: just after After, or just
+// before Before (the last position when Before is empty). It reports false
+// when no position can follow the cursor.
+func startPosition(args cursor.Args) (uint64, bool, error) {
+	if args.IsBackward() {
+		if args.Before == "" {
+			return math.MaxUint64, true, nil
+		}
+		before, err := decodeSeq(args.Before)
+		return before - 1, err == nil && before > 0, err
+	}
+	after, err := decodeSeq(args.After)
+	return after + 1, err == nil && after < math.MaxUint64, err
+}
+
+// decodeSeq decodes a cursor of this store. A cursor with a transaction
+// part comes from another kind of store.
+func decodeSeq(v cursor.Value) (uint64, error) {
+	p, err := cursor.Decode(v)
+	if err != nil {
+		return 0, err
+	}
+	if p.Tx != 0 {
+		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
+	}
+	return p.Seq, nil
+}
+
+// scan appends to rows, from start in the read's direction and up to the
+// position last, the events that match q, up to one more than the page
+// size.
+func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64, rows []*evento.Event) ([]*evento.Event, error) {
+	snap := x.db.NewSnapshot()
+	defer snap.Close()
+	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
+	defer r.close()
+	s, err := r.plan(q)
+	if err != nil {
+		return nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	limit := q.Args.Limit()
+	for ok, n := s.seek(start), 0; ok && s.pos() <= last && len(rows) <= limit; ok, n = s.next(), n+1 {
+		if n%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		e, err := events.load(s.pos())
+		if err != nil {
+			return nil, fmt.Errorf("evento: read events: %w", err)
+		}
+		// The indexes already select the matching events; Match is the
+		// reference semantics and costs little next to the load.
+		if q.Match(e) {
+			rows = append(rows, e)
+		}
+	}
+	if err := s.err(); err != nil {
+		return nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	return rows, nil
+}
+
+// reader builds the streams of one read on one snapshot and closes them.
+type reader struct {
+	snap     *pebbledb.Snapshot
+	keys     keys
+	backward bool
+	closers  []interface{ close() error }
+}
+
+func (r *reader) close() {
+	for _, c := range r.closers {
+		c.close()
+	}
+}
+
+// plan returns the stream of the positions that match q: the union of a
+// stream per filter (the event table when there is none), intersected with
+// the routing key index when q names a key or no key.
+func (r *reader) plan(q *evento.Query) (stream, error) {
+	var s stream
+	if filters := simplify(q.Filters); len(filters) > 0 {
+		streams := make([]stream, len(filters))
+		for i, f := range filters {
+			var err error
+			if streams[i], err = r.filter(f); err != nil {
+				return nil, err
+			}
+		}
+		s = streams[0]
+		if len(streams) > 1 {
+			s = newUnion(streams, r.backward)
+		}
+	}
+	routing, ok := q.RoutingKey.Value()
+	if ok || q.RoutingKey.IsNone() {
+		rs, err := r.index(r.keys.routingIndex(routing))
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			return rs, nil
+		}
+		return &intersection{a: s, b: rs}, nil
+	}
+	if s == nil {
+		return r.index(r.keys.table(tagEvent))
+	}
+	return s, nil
+}
+
+// filter returns the stream of one filter's index.
+func (r *reader) filter(f evento.Filter) (stream, error) {
+	switch {
+	case f.AggregateID == "" && f.Name == "":
+		return r.index(r.keys.typeIndex(f.AggregateType))
+	case f.AggregateID == "":
+		return r.index(r.keys.nameIndex(f.AggregateType, f.Name))
+	}
+	a, err := newAggregateStream(r.snap, r.keys.aggregate(f.AggregateType, f.AggregateID), r.backward)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, a)
+	if f.Name == "" {
+		return a, nil
+	}
+	n, err := r.index(r.keys.nameIndex(f.AggregateType, f.Name))
+	if err != nil {
+		return nil, err
+	}
+	return &intersection{a: a, b: n}, nil
+}
+
+func (r *reader) index(prefix []byte) (stream, error) {
+	s, err := newIndexStream(r.snap, prefix, r.backward)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, s)
+	return s, nil
+}
+
+// events returns the loader of event records.
+func (r *reader) events() (*eventLoader, error) {
+	table := r.keys.table(tagEvent)
+	it, err := r.snap.NewIter(&pebbledb.IterOptions{LowerBound: table, UpperBound: prefixEnd(table)})
+	if err != nil {
+		return nil, err
+	}
+	l := &eventLoader{it: it, table: table}
+	r.closers = append(r.closers, l)
+	return l, nil
+}
+
+// eventLoader reads event records by position. It seeks one iterator, so
+// that the records of a page, which lie close together, are read from
+// blocks already at hand.
+type eventLoader struct {
+	it    *pebbledb.Iterator
+	table []byte
+}
+
+func (l *eventLoader) load(pos uint64) (*evento.Event, error) {
+	key := appendUint64(l.table[:len(l.table):len(l.table)], pos)
+	if !l.it.SeekGE(key) || string(l.it.Key()) != string(key) {
+		if err := l.it.Error(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: an index names position %d, which holds no event", errCorrupt, pos)
+	}
+	v, err := l.it.ValueAndErr()
+	if err != nil {
+		return nil, err
+	}
+	e, err := decodeEvent(pos, v)
+	if err != nil {
+		return nil, fmt.Errorf("event at position %d: %w", pos, err)
+	}
+	return e, nil
+}
+
+func (l *eventLoader) close() error { return l.it.Close() }
+
+// simplify drops the filters that another filter of the query already
+// covers: every filter of a type that is read whole, and every (type, id,
+// name) whose aggregate or whose (type, name) is read whole. Fewer filters
+// mean fewer streams to merge; the result matches the same events.
+func simplify(filters []evento.Filter) []evento.Filter {
+	type typeName struct{ typ, name string }
+	wholeType := make(map[string]bool)
+	wholeAggregate := make(map[aggregateRef]bool)
+	wholeName := make(map[typeName]bool)
+	for _, f := range filters {
+		switch {
+		case f.AggregateID == "" && f.Name == "":
+			wholeType[f.AggregateType] = true
+		case f.Name == "":
+			wholeAggregate[aggregateRef{f.AggregateType, f.AggregateID}] = true
+		case f.AggregateID == "":
+			wholeName[typeName{f.AggregateType, f.Name}] = true
+		}
+	}
+	seen := make(map[evento.Filter]bool, len(filters))
+	out := make([]evento.Filter, 0, len(filters))
+	for _, f := range filters {
+		narrow := f.AggregateID != "" || f.Name != ""
+		switch {
+		case seen[f],
+			narrow && wholeType[f.AggregateType],
+			f.AggregateID != "" && f.Name != "" &&
+				(wholeAggregate[aggregateRef{f.AggregateType, f.AggregateID}] || wholeName[typeName{f.AggregateType, f.Name}]):
+			continue
+		}
+		seen[f] = true
+		out = append(out, f)
+	}
+	return out
+}
