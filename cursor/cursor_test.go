@@ -2,11 +2,24 @@ package cursor_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/eventogo/evento/cursor"
 )
+
+func TestNextIsTheSmallestPositionAfter(t *testing.T) {
+	for _, p := range []cursor.Position{{}, {Seq: 4}, {Tx: 3, Seq: 9}, {Tx: 3, Seq: ^uint64(0)}} {
+		n := p.Next()
+		if !p.Less(n) {
+			t.Errorf("%v.Next() = %v, not after it", p, n)
+		}
+	}
+	if got := (cursor.Position{Tx: 2, Seq: 7}).Next(); got != (cursor.Position{Tx: 2, Seq: 8}) {
+		t.Errorf("Next = %v", got)
+	}
+}
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, p := range []cursor.Position{{}, {Seq: 1}, {Seq: 1 << 40}, {Tx: 7, Seq: 3}, {Tx: ^uint64(0), Seq: ^uint64(0)}} {
@@ -22,7 +35,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRejectsMalformed(t *testing.T) {
-	vector := cursor.EncodeVector([]cursor.Position{{Seq: 1}})
+	vector := cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}}, Head: 0})
 	real := string(cursor.Encode(cursor.Position{Seq: 123456}))
 	for _, v := range []cursor.Value{"!!!", "AQ", "AgE", cursor.Value(real[:len(real)-2]), vector,
 		cursor.Value(real + "AA"), cursor.Value(strings.Repeat("A", cursor.MaxLen+1))} {
@@ -34,11 +47,20 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 
 func TestVectorRoundTripAndSize(t *testing.T) {
 	ps := []cursor.Position{{Seq: 5}, {}, {Tx: 9, Seq: 2}}
-	got, err := cursor.DecodeVector(cursor.EncodeVector(ps), 3)
-	if err != nil || len(got) != 3 || got[0] != ps[0] || got[1] != ps[1] || got[2] != ps[2] {
-		t.Fatalf("DecodeVector = %v, %v", got, err)
+	for _, head := range []int{-1, 0, 2} {
+		got, err := cursor.DecodeVector(cursor.EncodeVector(cursor.Vector{Positions: ps, Head: head}), 3)
+		if err != nil || got.Head != head || !slices.Equal(got.Positions, ps) {
+			t.Fatalf("DecodeVector = %+v, %v", got, err)
+		}
 	}
-	if _, err := cursor.DecodeVector(cursor.EncodeVector(ps), 2); !errors.Is(err, cursor.ErrInvalid) {
+	empty, err := cursor.DecodeVector("", 2)
+	if err != nil || empty.Head != -1 || len(empty.Positions) != 2 || !empty.Positions[0].IsZero() {
+		t.Errorf("empty vector = %+v, %v", empty, err)
+	}
+	if _, err := cursor.DecodeVector(cursor.EncodeVector(cursor.Vector{Positions: ps, Head: 3}), 3); !errors.Is(err, cursor.ErrInvalid) {
+		t.Errorf("head out of range: err = %v, want ErrInvalid", err)
+	}
+	if _, err := cursor.DecodeVector(cursor.EncodeVector(cursor.Vector{Positions: ps}), 2); !errors.Is(err, cursor.ErrInvalid) {
 		t.Errorf("wrong member count: err = %v, want ErrInvalid", err)
 	}
 	if _, err := cursor.DecodeVector(cursor.Encode(ps[0]), 1); !errors.Is(err, cursor.ErrInvalid) {
@@ -130,7 +152,7 @@ func equal(a, b []int) bool {
 func FuzzDecode(f *testing.F) {
 	f.Add(string(cursor.Encode(cursor.Position{Seq: 42})))
 	f.Add(string(cursor.Encode(cursor.Position{Tx: 1 << 50, Seq: 3})))
-	f.Add(string(cursor.EncodeVector([]cursor.Position{{Seq: 1}, {Seq: 2}})))
+	f.Add(string(cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}, {Seq: 2}}, Head: 1})))
 	f.Add("")
 	f.Add("AQE")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -142,8 +164,8 @@ func FuzzDecode(f *testing.F) {
 		} else if q, err := cursor.Decode(cursor.Encode(p)); err != nil || q != p {
 			t.Fatalf("re-encoding %v gives %v, %v", p, q, err)
 		}
-		if ps, err := cursor.DecodeVector(cursor.Value(s), 2); err == nil && len(ps) != 2 {
-			t.Fatalf("DecodeVector returned %d positions, want 2", len(ps))
+		if v, err := cursor.DecodeVector(cursor.Value(s), 2); err == nil && (len(v.Positions) != 2 || v.Head < -1 || v.Head > 1) {
+			t.Fatalf("DecodeVector returned %+v for 2 members", v)
 		} else if err != nil && !errors.Is(err, cursor.ErrInvalid) {
 			t.Fatalf("error %v does not match ErrInvalid", err)
 		}

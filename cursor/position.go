@@ -34,6 +34,15 @@ func (p Position) Compare(q Position) int {
 // Less reports whether p is before q.
 func (p Position) Less(q Position) bool { return p.Compare(q) < 0 }
 
+// Next returns the smallest position after p, which need not be an event's:
+// reading backward before p.Next() includes the event at p.
+func (p Position) Next() Position {
+	if p.Seq == ^uint64(0) {
+		return Position{Tx: p.Tx + 1}
+	}
+	return Position{Tx: p.Tx, Seq: p.Seq + 1}
+}
+
 // IsZero reports whether p is the position before every event.
 func (p Position) IsZero() bool { return p == Position{} }
 

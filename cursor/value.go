@@ -25,7 +25,7 @@ const MaxLen = 4096
 //	byte 0   format version (1)
 //	byte 1   kind: kindPosition or kindVector
 //	rest     kindPosition: uvarint Tx, uvarint Seq
-//	         kindVector:   uvarint n, then n × (uvarint Tx, uvarint Seq)
+//	         kindVector:   uvarint n, n × (uvarint Tx, uvarint Seq), uvarint head+1
 const (
 	formatV1     = 1
 	kindPosition = 1
@@ -65,46 +65,71 @@ func Decode(v Value) (Position, error) {
 	return p, nil
 }
 
-// EncodeVector returns a cursor that holds one position per member of a
-// composite store, in member order.
-func EncodeVector(ps []Position) Value {
-	b := make([]byte, 2, 2+binary.MaxVarintLen64+len(ps)*2*binary.MaxVarintLen64)
+// Vector is the cursor of a store composed of several member stores.
+type Vector struct {
+	// Positions holds, per member, the position of the last event consumed
+	// from it; the zero position when none was.
+	Positions []Position
+	// Head is the member whose event the cursor points at, or -1.
+	Head int
+}
+
+// EncodeVector returns the cursor for v.
+func EncodeVector(v Vector) Value {
+	b := make([]byte, 2, 2+2*binary.MaxVarintLen64+len(v.Positions)*2*binary.MaxVarintLen64)
 	b[0], b[1] = formatV1, kindVector
-	b = binary.AppendUvarint(b, uint64(len(ps)))
-	for _, p := range ps {
+	b = binary.AppendUvarint(b, uint64(len(v.Positions)))
+	for _, p := range v.Positions {
 		b = binary.AppendUvarint(b, p.Tx)
 		b = binary.AppendUvarint(b, p.Seq)
 	}
+	b = binary.AppendUvarint(b, uint64(v.Head+1))
 	return Value(enc.EncodeToString(b))
 }
 
 // DecodeVector parses a cursor made by [EncodeVector] and checks that it
-// holds exactly n positions. The empty cursor decodes to n zero positions.
-func DecodeVector(v Value, n int) ([]Position, error) {
+// holds exactly n positions. The empty cursor decodes to n zero positions
+// and no head.
+func DecodeVector(v Value, n int) (Vector, error) {
 	if v == "" {
-		return make([]Position, n), nil
+		return Vector{Positions: make([]Position, n), Head: -1}, nil
 	}
+	ps, head, err := decodeVector(v, n)
+	if err != nil {
+		return Vector{}, err
+	}
+	return Vector{Positions: ps, Head: head}, nil
+}
+
+func decodeVector(v Value, n int) ([]Position, int, error) {
 	r, err := open(v, kindVector)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	count, err := r.uvarint()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if count > maxVector || int(count) != n {
-		return nil, fmt.Errorf("%w: holds %d positions, want %d", ErrInvalid, count, n)
+		return nil, 0, fmt.Errorf("%w: holds %d positions, want %d", ErrInvalid, count, n)
 	}
 	ps := make([]Position, n)
 	for i := range ps {
 		if ps[i], err = r.position(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	if err := r.end(); err != nil {
-		return nil, err
+	head, err := r.uvarint()
+	if err != nil {
+		return nil, 0, err
 	}
-	return ps, nil
+	if head > uint64(n) {
+		return nil, 0, fmt.Errorf("%w: head member %d of %d", ErrInvalid, head, n)
+	}
+	if err := r.end(); err != nil {
+		return nil, 0, err
+	}
+	return ps, int(head) - 1, nil
 }
 
 type reader struct{ b []byte }

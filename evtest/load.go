@@ -67,7 +67,7 @@ func testLoadSeveralAggregates(t *testing.T, h *harness) {
 		t.Errorf("load = name %q, balance %d, version %d, replayed %d; want Ada K, 12, 2 (the account's), 4",
 			l.State.Owner.Name, l.State.Account.Balance, l.Version, l.Replayed)
 	}
-	if want := readAggregate(t, st, bank.AccountType, acct.AggregateID)[1].Cursor(); l.Cursor != want {
+	if want := cursorOf(t, readAggregate(t, st, bank.AccountType, acct.AggregateID)[1]); l.Cursor != want {
 		t.Errorf("load cursor = %q, want the cursor of the last event %q", l.Cursor, want)
 	}
 

@@ -84,12 +84,15 @@ var pageRoutingModes = map[string]evento.RoutingKey{
 // Query.Match.
 func testPaginationMatchesReference(t *testing.T, h *harness) {
 	st, exec := h.open(t)
+	if _, merged := exec.(*evento.Group); merged {
+		t.Skip("evtest: a Group merges its members' logs; cursor.Paginate over positions is not its reference (the root package's group tests check its paging)")
+	}
 	full := pageDataSet(t, st, exec)
 	var starts []cursor.Value
 	for i := 0; i < len(full); i += 37 {
-		starts = append(starts, full[i].Cursor())
+		starts = append(starts, cursorOf(t, full[i]))
 	}
-	starts = append(starts, full[len(full)-1].Cursor())
+	starts = append(starts, cursorOf(t, full[len(full)-1]))
 
 	for shape, filters := range pageQueries() {
 		for mode, rk := range pageRoutingModes {
@@ -196,7 +199,7 @@ func testPaginationInvalidArgs(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st, exec := h.open(t)
 	increments(t, st, "c", 0, 3)
-	c := readAll(t, st, evento.Query{})[1].Cursor()
+	c := cursorOf(t, readAll(t, st, evento.Query{})[1])
 	for _, args := range []cursor.Args{
 		{First: -1}, {Last: -1}, {First: 1, Last: 1}, {After: c, Before: c}, {First: 1, Before: c},
 		{First: cursor.MaxLimit + 1}, {Last: cursor.MaxLimit + 1},
@@ -234,7 +237,7 @@ func testPaginationMalformedCursor(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st, exec := h.open(t)
 	increments(t, st, "c", 0, 3)
-	real := string(readAll(t, st, evento.Query{})[2].Cursor())
+	real := string(cursorOf(t, readAll(t, st, evento.Query{})[2]))
 	bad := map[string]cursor.Value{
 		"garbage":                 "!!not a cursor!!",
 		"valid base64 of zeros":   "AAAA",
@@ -244,7 +247,7 @@ func testPaginationMalformedCursor(t *testing.T, h *harness) {
 		"header only":             "AQI",
 		"truncated real cursor":   cursor.Value(real[:len(real)-2]),
 		"real cursor plus bytes":  cursor.Value(real + "AA"),
-		"vector cursor":           cursor.EncodeVector([]cursor.Position{{Seq: 1}, {Seq: 2}}),
+		"vector of 20 members":    cursor.EncodeVector(cursor.Vector{Positions: make([]cursor.Position, 20), Head: -1}),
 		"oversized":               cursor.Value(strings.Repeat("A", cursor.MaxLen+4)),
 	}
 	for what, v := range bad {

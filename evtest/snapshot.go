@@ -56,7 +56,7 @@ func testSnapshotReplayOnlyNew(t *testing.T, h *harness) {
 
 	checkLoad(t, "first load", st, id, must(p.Load(ctx, st, id))(t), false, 10)
 	snap := must(exec.LoadSnapshot(ctx, evento.SnapshotKey{AggregateType: bank.AccountType, Revision: "v1", AggregateID: id}))(t)
-	if snap.Version != 10 || snap.Cursor != readAggregate(t, st, bank.AccountType, id)[9].Cursor() {
+	if snap.Version != 10 || snap.Cursor != cursorOf(t, readAggregate(t, st, bank.AccountType, id)[9]) {
 		t.Errorf("saved snapshot at version %d cursor %q, want version 10 at the last event's cursor", snap.Version, snap.Cursor)
 	}
 
@@ -123,10 +123,10 @@ func testSnapshotExecutorStore(t *testing.T, h *harness) {
 	wantErr(t, "LoadSnapshot before any save", err, evento.ErrNotFound)
 
 	all := readAll(t, st, evento.Query{})
-	noErr(t, exec.SaveSnapshot(ctx, &evento.Snapshot{Key: key, Data: []byte{1, 0, 2}, Version: 1, Cursor: all[0].Cursor()}))
-	noErr(t, exec.SaveSnapshot(ctx, &evento.Snapshot{Key: key, Data: []byte{3, 0, 4}, Version: c1.Version, Cursor: all[1].Cursor()}))
+	noErr(t, exec.SaveSnapshot(ctx, &evento.Snapshot{Key: key, Data: []byte{1, 0, 2}, Version: 1, Cursor: cursorOf(t, all[0])}))
+	noErr(t, exec.SaveSnapshot(ctx, &evento.Snapshot{Key: key, Data: []byte{3, 0, 4}, Version: c1.Version, Cursor: cursorOf(t, all[1])}))
 	got := must(exec.LoadSnapshot(ctx, key))(t)
-	if got.Key != key || !bytes.Equal(got.Data, []byte{3, 0, 4}) || got.Version != 2 || got.Cursor != all[1].Cursor() || got.UpdatedAt.IsZero() {
+	if got.Key != key || !bytes.Equal(got.Data, []byte{3, 0, 4}) || got.Version != 2 || got.Cursor != cursorOf(t, all[1]) || got.UpdatedAt.IsZero() {
 		t.Errorf("LoadSnapshot = %+v, want the second save with UpdatedAt set", got)
 	}
 	for _, other := range []evento.SnapshotKey{

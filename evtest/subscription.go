@@ -119,7 +119,7 @@ func testSubscriptionExecuteDrainsAndResumes(t *testing.T, h *harness) {
 	full := readAll(t, st, evento.Query{})
 	sameEvents(t, "first Execute in chunks of 3", rec.all(), full)
 	status := must(exec.SubscriptionStatus(ctx, "drain"))(t)
-	if status.Cursor != full[19].Cursor() || status.Owner != "" || status.Lag < 0 || status.UpdatedAt.IsZero() {
+	if status.Cursor != cursorOf(t, full[19]) || status.Owner != "" || status.Lag < 0 || status.UpdatedAt.IsZero() {
 		t.Errorf("status after Execute = %+v, want the last event's cursor, no owner (released), lag >= 0", status)
 	}
 
@@ -223,8 +223,8 @@ func testSubscriptionFailureStops(t *testing.T, h *harness) {
 		t.Errorf("failing handler ran %d times, want 3 (1 + 2 retries)", attempts)
 	}
 	sameEvents(t, "events before the failure", rec.all(), full[:2])
-	if status := must(exec.SubscriptionStatus(ctx, "fail"))(t); status.Cursor != full[1].Cursor() {
-		t.Errorf("cursor after the failure = %q, want the one before the failed event %q", status.Cursor, full[1].Cursor())
+	if status := must(exec.SubscriptionStatus(ctx, "fail"))(t); status.Cursor != cursorOf(t, full[1]) {
+		t.Errorf("cursor after the failure = %q, want the one before the failed event %q", status.Cursor, cursorOf(t, full[1]))
 	}
 
 	// The next run starts with the failed event.
@@ -246,8 +246,8 @@ func testSubscriptionAcceptFailure(t *testing.T, h *harness) {
 		t.Errorf("failing handler ran %d times, want 3", attempts)
 	}
 	sameEvents(t, "events around the accepted failure", rec.all(), []*evento.Event{full[0], full[1], full[3], full[4]})
-	if status := must(exec.SubscriptionStatus(ctx, "accept"))(t); status.Cursor != full[4].Cursor() {
-		t.Errorf("cursor = %q, want the last event's %q", status.Cursor, full[4].Cursor())
+	if status := must(exec.SubscriptionStatus(ctx, "accept"))(t); status.Cursor != cursorOf(t, full[4]) {
+		t.Errorf("cursor = %q, want the last event's %q", status.Cursor, cursorOf(t, full[4]))
 	}
 	var again recorder
 	noErr(t, failing("accept", &again, 3, &broken, &attempts).AcceptFailure().Execute(ctx, st))
@@ -275,7 +275,7 @@ func testSubscriptionStartStopsOnFailure(t *testing.T, h *harness) {
 	}
 	sameEvents(t, "events before the failure", rec.all(), full[:1])
 	status := must(exec.SubscriptionStatus(ctx, "start-fail"))(t)
-	if status.Cursor != full[0].Cursor() || status.Owner != "" {
+	if status.Cursor != cursorOf(t, full[0]) || status.Owner != "" {
 		t.Errorf("status = cursor %q owner %q, want the first event's cursor and a released lease", status.Cursor, status.Owner)
 	}
 }

@@ -166,7 +166,7 @@ func TestReadRejectsBadCursorsAndQueries(t *testing.T) {
 		cursor.Forward(1, "!!!"),
 		cursor.Backward(1, "AQ"),
 		cursor.Forward(1, cursor.Encode(cursor.Position{Tx: 1, Seq: 1})),
-		cursor.Forward(1, cursor.EncodeVector([]cursor.Position{{Seq: 1}})),
+		cursor.Forward(1, cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}}, Head: -1})),
 	} {
 		if _, err := x.Read(context.Background(), evento.Query{Args: args}); !errors.Is(err, cursor.ErrInvalid) {
 			t.Errorf("Read(%+v) error = %v, want cursor.ErrInvalid", args, err)

@@ -129,7 +129,7 @@ func TestReadRejectsMalformedCursors(t *testing.T) {
 		"AQEB" + "AAAA",
 		cursor.Encode(cursor.Position{Tx: 7, Seq: 1}),       // from a store ordered by transaction
 		cursor.Encode(cursor.Position{Seq: 1 << 63}),        // beyond an SQL integer
-		cursor.EncodeVector([]cursor.Position{{Seq: 1}}),    // a composite store's cursor
+		cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}}, Head: -1}),    // a composite store's cursor
 		cursor.Value(string(make([]byte, cursor.MaxLen+1))), // oversized
 	}
 	for _, v := range bad {
