@@ -42,7 +42,9 @@ func (r *Rw) LoadSnapshot(ctx context.Context, key SnapshotKey) (*Snapshot, erro
 }
 
 // SaveSnapshot saves to the write store.
-func (r *Rw) SaveSnapshot(ctx context.Context, s *Snapshot) error { return r.write.SaveSnapshot(ctx, s) }
+func (r *Rw) SaveSnapshot(ctx context.Context, s *Snapshot) error {
+	return r.write.SaveSnapshot(ctx, s)
+}
 
 // AcquireLease acquires on the write store.
 func (r *Rw) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (*Lease, error) {

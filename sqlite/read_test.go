@@ -127,10 +127,10 @@ func TestReadRejectsMalformedCursors(t *testing.T) {
 		"not a cursor!",
 		"AQ", // truncated
 		"AQEB" + "AAAA",
-		cursor.Encode(cursor.Position{Tx: 7, Seq: 1}),       // from a store ordered by transaction
-		cursor.Encode(cursor.Position{Seq: 1 << 63}),        // beyond an SQL integer
-		cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}}, Head: -1}),    // a composite store's cursor
-		cursor.Value(string(make([]byte, cursor.MaxLen+1))), // oversized
+		cursor.Encode(cursor.Position{Tx: 7, Seq: 1}),                                        // from a store ordered by transaction
+		cursor.Encode(cursor.Position{Seq: 1 << 63}),                                         // beyond an SQL integer
+		cursor.EncodeVector(cursor.Vector{Positions: []cursor.Position{{Seq: 1}}, Head: -1}), // a composite store's cursor
+		cursor.Value(string(make([]byte, cursor.MaxLen+1))),                                  // oversized
 	}
 	for _, v := range bad {
 		for _, args := range []cursor.Args{cursor.Forward(10, v), cursor.Backward(10, v)} {
