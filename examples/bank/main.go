@@ -5,6 +5,7 @@
 //
 //	go run ./examples/bank                          # SQLite file in a new temp directory
 //	go run ./examples/bank -store sqlite:./bank.db  # SQLite file of your choice
+//	go run ./examples/bank -store pebble:./bankdir  # Pebble (embedded LSM) directory
 package main
 
 import (
@@ -22,11 +23,12 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/examples/bank/bank"
+	"github.com/eventogo/evento/pebble"
 	"github.com/eventogo/evento/sqlite"
 )
 
 func main() {
-	storeFlag := flag.String("store", "", "where the events live: sqlite:PATH (default: a SQLite file in a new temp directory)")
+	storeFlag := flag.String("store", "", "where the events live: sqlite:PATH or pebble:DIR (default: a SQLite file in a new temp directory)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
@@ -64,8 +66,14 @@ func open(ctx context.Context, spec string) (evento.Executor, string, func(), er
 			return nil, "", nil, err
 		}
 		return exec, spec, func() { exec.Close() }, nil
+	case strings.HasPrefix(spec, "pebble:"):
+		exec, err := pebble.Open(strings.TrimPrefix(spec, "pebble:"))
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return exec, spec, func() { exec.Close() }, nil
 	}
-	return nil, "", nil, fmt.Errorf("unknown -store %q: want sqlite:PATH", spec)
+	return nil, "", nil, fmt.Errorf("unknown -store %q: want sqlite:PATH or pebble:DIR", spec)
 }
 
 func run(ctx context.Context, store *evento.Store) error {
