@@ -47,3 +47,17 @@ func TestPlaceholder(t *testing.T) {
 		t.Errorf("placeholders: %s %s %s", q.Placeholder(3), d.Placeholder(3), d.Placeholder(12))
 	}
 }
+
+func TestValidateSchema(t *testing.T) {
+	for _, s := range []string{"public", "_", "tenant_42", "a23456789012345678901234567890123456789012345678901234567890123"} {
+		if err := ValidateSchema(s); err != nil {
+			t.Errorf("ValidateSchema(%q) = %v, want nil", s, err)
+		}
+	}
+	for _, s := range []string{"", `public"; DROP SCHEMA public CASCADE; --`, "Public", "9a", "a-b", "a.b", "a b", "é",
+		"a234567890123456789012345678901234567890123456789012345678901234", "public\n"} {
+		if err := ValidateSchema(s); !errors.Is(err, evento.ErrInvalidArgument) {
+			t.Errorf("ValidateSchema(%q) = %v, want ErrInvalidArgument", s, err)
+		}
+	}
+}

@@ -68,65 +68,19 @@ func (r EventReader) Read(ctx context.Context, db Querier, q *evento.Query) (*cu
 // [evento.ErrInvalidArgument] or [cursor.ErrInvalidArgs] for a query that
 // does not validate, and [cursor.ErrInvalid] for a malformed cursor.
 func (r EventReader) Statement(q *evento.Query) (string, []any, error) {
-	if err := q.Validate(); err != nil {
-		return "", nil, err
-	}
-	after, err := decodeSeq(q.Args.After)
-	if err != nil {
-		return "", nil, err
-	}
-	before, err := decodeSeq(q.Args.Before)
-	if err != nil {
-		return "", nil, err
-	}
+	return positionKeyset.Statement(r.dialect, r.head, q)
+}
 
-	s := statement{dialect: r.dialect}
-	s.sql.WriteString(r.head)
-	if len(q.Filters) > 0 {
-		s.and()
-		s.sql.WriteByte('(')
-		for i, f := range q.Filters {
-			if i > 0 {
-				s.sql.WriteString(" OR ")
-			}
-			s.sql.WriteString("(aggregate_type = ")
-			s.arg(f.AggregateType)
-			if f.AggregateID != "" {
-				s.sql.WriteString(" AND aggregate_id = ")
-				s.arg(f.AggregateID)
-			}
-			if f.Name != "" {
-				s.sql.WriteString(" AND name = ")
-				s.arg(f.Name)
-			}
-			s.sql.WriteByte(')')
+// positionKeyset orders by the single position column.
+var positionKeyset = Keyset{
+	Columns: []string{"position"},
+	Values: func(p cursor.Position) ([]any, error) {
+		seq, err := seqOf(p)
+		if err != nil {
+			return nil, err
 		}
-		s.sql.WriteByte(')')
-	}
-	if k, ok := q.RoutingKey.Value(); ok {
-		s.and()
-		s.sql.WriteString("routing_key = ")
-		s.arg(k)
-	} else if q.RoutingKey.IsNone() {
-		s.and()
-		s.sql.WriteString("routing_key IS NULL")
-	}
-	order := " ORDER BY position ASC LIMIT "
-	if q.Args.IsBackward() {
-		order = " ORDER BY position DESC LIMIT "
-		if before > 0 {
-			s.and()
-			s.sql.WriteString("position < ")
-			s.arg(before)
-		}
-	} else if after > 0 {
-		s.and()
-		s.sql.WriteString("position > ")
-		s.arg(after)
-	}
-	s.sql.WriteString(order)
-	s.arg(int64(q.Args.Limit()) + 1)
-	return s.sql.String(), s.args, nil
+		return []any{seq}, nil
+	},
 }
 
 // statement accumulates SQL text and its arguments.
@@ -153,14 +107,10 @@ func (s *statement) arg(v any) {
 	s.sql.WriteString(s.dialect.Placeholder(len(s.args)))
 }
 
-// decodeSeq decodes a cursor of a single-counter store. A cursor with a
+// seqOf returns the position of a single-counter store. A position with a
 // transaction part, or a sequence beyond what an SQL integer holds, comes
 // from another kind of store.
-func decodeSeq(v cursor.Value) (int64, error) {
-	p, err := cursor.Decode(v)
-	if err != nil {
-		return 0, err
-	}
+func seqOf(p cursor.Position) (int64, error) {
 	if p.Tx != 0 || p.Seq > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
 	}

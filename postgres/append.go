@@ -1,0 +1,238 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
+)
+
+// Append writes the events of c atomically and on success sets Position,
+// RoutingKey and Timestamp (to the stored microsecond, or to now when it
+// was zero) on each of them.
+//
+// The whole append is one statement, so one round trip in its own
+// transaction: it reads the aggregate's last event, and inserts every event
+// of the commit (unnested from arrays) only when that event is at the
+// expected version. UNIQUE(aggregate_type, aggregate_id, version) is the
+// real guard: a concurrent writer of the same version makes one of the two
+// fail with a unique violation (SQLSTATE 23505), reported as
+// evento.ErrVersionConflict.
+//
+// The transaction id that orders the events is assigned by the INSERT,
+// after the statement's snapshot saw the aggregate's last event committed;
+// so the transaction that wrote that event has a smaller id, and an
+// aggregate's events are in version order in the global order too.
+//
+// A retry of a commit that was stored (say the connection broke during the
+// commit and the caller could not know) fails with
+// evento.ErrAlreadyAppended, not with a version conflict, and stores
+// nothing twice: the event ids are unique, and the first one is found at
+// its place.
+func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	w, err := x.write(ctx, x.pool, c)
+	if err != nil {
+		return err
+	}
+	w.apply(c)
+	x.noteAppend(c.Events[0].Position.Tx)
+	x.wake.Fire()
+	return nil
+}
+
+// written is what a successful write assigned to the commit's events; it
+// is copied onto them only once the transaction has committed.
+type written struct {
+	routingKey string
+	positions  []cursor.Position
+	timestamps []time.Time
+}
+
+func (w written) apply(c *evento.Commit) {
+	for i, e := range c.Events {
+		e.Position = w.positions[i]
+		e.RoutingKey = w.routingKey
+		e.Timestamp = w.timestamps[i]
+	}
+}
+
+// write runs the append statement on q: the pool (a transaction of its
+// own) or a transaction the caller opened.
+func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (written, error) {
+	n := len(c.Events)
+	var (
+		ids        = make([][16]byte, n)
+		eventNames = make([]string, n)
+		data       = make([][]byte, n)
+		metadata   = make([][]byte, n)
+		w          = written{positions: make([]cursor.Position, n), timestamps: make([]time.Time, n)}
+		routingKey *string
+		now        = time.Now()
+	)
+	if c.RoutingKey != "" {
+		routingKey = &c.RoutingKey
+	}
+	for i, e := range c.Events {
+		md, err := e.Metadata.MarshalBinary()
+		if err != nil {
+			return written{}, err
+		}
+		ids[i], eventNames[i], data[i], metadata[i] = e.ID, e.Name, e.Data, md
+		ts := e.Timestamp
+		if ts.IsZero() {
+			ts = now
+		}
+		w.timestamps[i] = time.UnixMicro(ts.UnixMicro()).UTC()
+	}
+	rows, err := q.Query(ctx, x.stmt.appendEvents, c.AggregateType, c.AggregateID, c.ExpectedVersion, routingKey,
+		ids, eventNames, data, metadata, w.timestamps)
+	if err != nil {
+		return written{}, x.appendError(ctx, q, c, err)
+	}
+	defer rows.Close()
+	stored := 0
+	for rows.Next() {
+		var (
+			p       cursor.Position
+			seq     int64
+			version int64
+			key     *string
+		)
+		if err := rows.Scan(&p.Tx, &seq, &version, &key); err != nil {
+			return written{}, fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+		}
+		i := version - c.ExpectedVersion - 1
+		if i < 0 || i >= int64(n) {
+			return written{}, fmt.Errorf("evento: append to %s/%s: stored unexpected version %d", c.AggregateType, c.AggregateID, version)
+		}
+		p.Seq = uint64(seq)
+		w.positions[i] = p
+		if key != nil {
+			w.routingKey = *key
+		}
+		stored++
+	}
+	if err := rows.Err(); err != nil {
+		return written{}, x.appendError(ctx, q, c, err)
+	}
+	if stored == 0 {
+		return written{}, x.refused(ctx, q, c)
+	}
+	if stored != n {
+		return written{}, fmt.Errorf("evento: append to %s/%s: stored %d of %d events", c.AggregateType, c.AggregateID, stored, n)
+	}
+	return w, nil
+}
+
+// appendError explains a failed append statement: a unique violation is a
+// retry, a conflict or a reused id; anything else is passed on.
+func (x *Executor) appendError(ctx context.Context, q querier, c *evento.Commit, err error) error {
+	switch constraint, ok := uniqueViolation(err); {
+	case !ok:
+		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+	case constraint == x.names.versionKey:
+		if already := x.alreadyAppended(ctx, q, c); already != nil {
+			return already
+		}
+		return fmt.Errorf("%w: %s/%s already holds version %d (a concurrent commit)",
+			evento.ErrVersionConflict, c.AggregateType, c.AggregateID, c.ExpectedVersion+1)
+	case constraint == x.names.idKey:
+		return x.reusedID(ctx, q, c)
+	}
+	return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+}
+
+// refused explains an append statement that inserted nothing: the commit
+// was stored before (a retry), the aggregate is not at the expected
+// version, or, inside a caller's transaction, the transaction is older than
+// the aggregate's last commit.
+func (x *Executor) refused(ctx context.Context, q querier, c *evento.Commit) error {
+	if already := x.alreadyAppended(ctx, q, c); already != nil {
+		return already
+	}
+	var (
+		current int64
+		tx      uint64
+	)
+	err := q.QueryRow(ctx, x.stmt.aggregateState, c.AggregateType, c.AggregateID).Scan(&current, &tx)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
+	case current == c.ExpectedVersion && inCallerTx(q):
+		return fmt.Errorf("%w: %s/%s was last written by transaction %d, after this transaction started; retry in a new transaction",
+			evento.ErrVersionConflict, c.AggregateType, c.AggregateID, tx)
+	}
+	return fmt.Errorf("%w: %s/%s is at version %d, the commit expected %d",
+		evento.ErrVersionConflict, c.AggregateType, c.AggregateID, current, c.ExpectedVersion)
+}
+
+// inCallerTx reports whether q is a transaction the caller opened.
+func inCallerTx(q querier) bool {
+	_, ok := q.(pgx.Tx)
+	return ok
+}
+
+// alreadyAppended returns ErrAlreadyAppended when the commit's first event
+// is stored at its place, and nil otherwise (or when it cannot tell).
+func (x *Executor) alreadyAppended(ctx context.Context, q querier, c *evento.Commit) error {
+	first := c.Events[0]
+	owner, found, err := x.eventOwner(ctx, q, first.ID)
+	if err != nil || !found || !owner.is(first) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s/%s already holds event %s at version %d",
+		evento.ErrAlreadyAppended, c.AggregateType, c.AggregateID, first.ID, first.Version)
+}
+
+// reusedID explains a violation of the unique event id: a retry of this
+// commit, or an id that another event holds.
+func (x *Executor) reusedID(ctx context.Context, q querier, c *evento.Commit) error {
+	if already := x.alreadyAppended(ctx, q, c); already != nil {
+		return already
+	}
+	for _, e := range c.Events {
+		owner, found, err := x.eventOwner(ctx, q, e.ID)
+		switch {
+		case err != nil:
+			return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+		case found:
+			return fmt.Errorf("%w: event id %s of %s/%s version %d is already used by %s/%s version %d",
+				evento.ErrInvalidArgument, e.ID, c.AggregateType, c.AggregateID, e.Version,
+				owner.aggregateType, owner.aggregateID, owner.version)
+		}
+	}
+	return fmt.Errorf("%w: an event id of %s/%s is already used", evento.ErrInvalidArgument, c.AggregateType, c.AggregateID)
+}
+
+// eventOwner is where a stored event id sits.
+type eventOwner struct {
+	aggregateType string
+	aggregateID   string
+	version       int64
+}
+
+// is reports whether the stored event is e's place: same aggregate, same
+// version.
+func (o eventOwner) is(e *evento.Event) bool {
+	return o.aggregateType == e.AggregateType && o.aggregateID == e.AggregateID && o.version == e.Version
+}
+
+// eventOwner returns where the event id is stored, and false when no event
+// holds it.
+func (x *Executor) eventOwner(ctx context.Context, q querier, id ulid.ULID) (eventOwner, bool, error) {
+	var o eventOwner
+	err := q.QueryRow(ctx, x.stmt.eventOwner, [16]byte(id)).Scan(&o.aggregateType, &o.aggregateID, &o.version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventOwner{}, false, nil
+	}
+	return o, err == nil, err
+}

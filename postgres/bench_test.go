@@ -1,0 +1,110 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// BenchmarkAppendNew appends one event to a new aggregate per iteration.
+func BenchmarkAppendNew(b *testing.B) {
+	x := open(b)
+	ctx := context.Background()
+	commits := make([]*evento.Commit, b.N)
+	for i := range commits {
+		commits[i] = newCommit("bench", fmt.Sprint("agg-", i), 0, 1)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := x.Append(ctx, commits[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendBatch appends commits of 100 events to new aggregates, one
+// statement each, and reports the time per event.
+func BenchmarkAppendBatch(b *testing.B) {
+	const size = 100
+	x := open(b)
+	ctx := context.Background()
+	commits := make([]*evento.Commit, b.N)
+	for i := range commits {
+		commits[i] = newCommit("bench", fmt.Sprint("batch-", i), 0, size)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := x.Append(ctx, commits[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+}
+
+// BenchmarkFloorInsert is the floor under BenchmarkAppendNew: the same
+// single-row INSERT into the same table and indexes straight through pgx in
+// autocommit mode, with no version check and no metadata encoding.
+func BenchmarkFloorInsert(b *testing.B) {
+	x := open(b)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	insert := `INSERT INTO ` + x.EventsTable() +
+		` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)` +
+		` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	commits := make([]*evento.Commit, b.N)
+	for i := range commits {
+		commits[i] = newCommit("bench", fmt.Sprint("agg-", i), 0, 1)
+	}
+	now := time.Now()
+	b.ResetTimer()
+	for i := range b.N {
+		e := commits[i].Events[0]
+		if _, err := pool.Exec(ctx, insert, [16]byte(e.ID), e.AggregateType, e.AggregateID, e.Version, e.Name,
+			nil, e.Data, nil, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadPage reads forward pages of 1000 events out of 20,000, all
+// events or those of one aggregate type.
+func BenchmarkReadPage(b *testing.B) {
+	x := open(b)
+	for i := range 2 {
+		for _, typ := range []string{"A", "B"} {
+			mustAppend(b, x, newCommit(typ, fmt.Sprint(typ, i), 0, 5000))
+		}
+	}
+	for _, q := range []struct {
+		name    string
+		filters []evento.Filter
+		events  int
+	}{{"all", nil, 20_000}, {"type", []evento.Filter{{AggregateType: "A"}}, 10_000}} {
+		b.Run(q.name, func(b *testing.B) {
+			ctx := context.Background()
+			var after cursor.Value
+			for i := range b.N {
+				if i%(q.events/1000) == 0 {
+					after = ""
+				}
+				page, err := x.Read(ctx, evento.Query{Filters: q.filters, Args: cursor.Forward(1000, after)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Edges) != 1000 {
+					b.Fatalf("page of %d events", len(page.Edges))
+				}
+				after = page.PageInfo.EndCursor
+			}
+		})
+	}
+}

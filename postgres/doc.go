@@ -1,0 +1,109 @@
+// Package postgres is the evento executor for PostgreSQL 13 or later,
+// through github.com/jackc/pgx/v5.
+//
+// Connect with [Open], which makes a pgxpool.Pool from a DSN and closes it
+// on Close, or wrap a pool you already have with [New]; either runs the
+// schema migrations, which are safe when several processes start at once.
+//
+//	exec, err := postgres.Open(ctx, "postgres://app@db:5432/app")
+//	if err != nil { ... }
+//	defer exec.Close()
+//	store := evento.New(exec)
+//
+// # Global order
+//
+// Every event row records the transaction that wrote it, tx_id (xid8, the
+// 64-bit transaction id, which never wraps around), and a sequence number
+// seq drawn inside that transaction; the global order is (tx_id, seq), and
+// a cursor carries both (cursor.Position{Tx: tx_id, Seq: seq}).
+//
+// Neither number alone is commit order: a transaction may draw a smaller id
+// or sequence than another and commit after it. A reader that paged past
+// the second would never see the first. So every read of the global log
+// (and every subscription, which reads it) returns only the rows whose
+// tx_id is below the horizon, pg_snapshot_xmin(pg_current_snapshot()): the
+// oldest transaction id still running when the read's snapshot was taken.
+// Every transaction below it has ended, so nothing can ever appear below a
+// position once a reader has seen it: pages are stable and subscriptions
+// miss nothing. A read confined to one aggregate needs no horizon and sees
+// every committed event, so that loading an aggregate reads its own writes
+// (see [Executor.Read]).
+//
+// # The cost: an open transaction delays every subscriber
+//
+// The horizon is server-wide. While any transaction that has written
+// something (in any database of the server, whether or not it touches
+// evento's tables) stays open, events committed after it started are
+// held back from reads of the global log and from subscriptions, which
+// resume as soon as it ends. Short transactions cost milliseconds. A
+// long-running one, or one left "idle in transaction", or a forgotten
+// prepared transaction, stalls every subscriber for as long as it lasts
+// (nothing is lost). Keep write transactions short; set
+// idle_in_transaction_session_timeout; watch [Executor.HorizonLag], which
+// counts the events held back and names the transaction that holds them.
+// Read-only transactions, however long, do not hold the horizon.
+//
+// For the same reason a read of the global log right after an append may
+// not include it yet while another, older transaction is still writing.
+//
+// # Appends
+//
+// An append is one statement, so one round trip and its own transaction:
+// it checks the aggregate's version and inserts every event of the commit
+// at once. UNIQUE(aggregate_type, aggregate_id, version) enforces optimistic
+// concurrency. Errors are classified by the server's SQLSTATE (23505,
+// unique violation) and the name of the violated constraint, never by
+// message text. Appending a commit whose events are already stored (a
+// retry after an error that left the outcome unknown, such as a connection
+// lost during COMMIT or a cancelled context) fails with
+// evento.ErrAlreadyAppended and stores nothing twice.
+//
+// # Dump and restore
+//
+// A physical copy of the server (a promoted streaming replica,
+// pg_basebackup, pg_upgrade) keeps its transaction counter, and so every
+// position and cursor. A logical dump and restore (pg_dump and pg_restore,
+// or copying the rows to another server) keeps the stored tx_id values but
+// not the counter: on the new server, new transactions usually get smaller
+// ids, so the restored events sit above the horizon (reads of the global
+// log return none of them) and new events would sort before them. After
+// such a restore, and before any writer starts, call [Executor.Rebase]
+// once (it is harmless at any other time):
+//
+//	pg_dump -Fc -n app olddb > app.dump
+//	pg_restore -d newdb app.dump
+//	# then, from Go, with no writer running:
+//	shift, err := exec.Rebase(ctx)
+//
+// Rebase adds an offset to the ids that the tx_id column's default and the
+// horizon compute, through the two small SQL functions the schema defines
+// for that purpose (<prefix>current_tx and <prefix>horizon), so that new
+// events sort after every restored one. No row changes: the positions,
+// the cursors stored in the subscriptions and snapshots tables, and the
+// cursors your clients or your own tables hold all stay valid. Events
+// written on the new server before the rebase cannot be put back in order;
+// if that happened, reset the subscriptions (and drop the snapshots) whose
+// cursors are past them.
+//
+// # Clocks
+//
+// Lease expiries, snapshot and acknowledgement times come from the server's
+// clock (clock_timestamp()), so workers on several machines agree on them.
+// Event timestamps are set by the caller, or by this process's clock when
+// zero, as in every executor.
+//
+// # Tables
+//
+// With the default schema "public" and prefix "evento_", the executor keeps
+// its data in evento_events, evento_snapshots and evento_subscriptions,
+// records applied migrations in evento_schema_migrations, and defines the
+// functions evento_current_tx and evento_horizon. [WithSchema] and
+// [WithTablePrefix] change the schema (which the migrations create when
+// missing) and the prefix; they must match ^[a-z_][a-z0-9_]{0,62}$ and
+// ^[a-z_][a-z0-9_]{0,40}$, and are quoted wherever they appear, so that no
+// configuration can inject SQL.
+//
+// The executor uses pgx's default statement cache. Behind a pooler in
+// transaction mode (PgBouncer before 1.21), make the pool yourself with
+// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New].
+package postgres

@@ -1,0 +1,27 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/eventogo/evento"
+	"github.com/jackc/pgx/v5"
+)
+
+// AppendInTx runs Append's statement inside tx, which the caller commits or
+// rolls back, and sets the events' positions as the statement assigned
+// them. Tests use it to hold a writer's transaction open.
+func (x *Executor) AppendInTx(ctx context.Context, tx pgx.Tx, c *evento.Commit) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	w, err := x.write(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	w.apply(c)
+	return nil
+}
+
+// EventsTable returns the quoted, schema-qualified name of the events
+// table, for tests that read it with their own SQL.
+func (x *Executor) EventsTable() string { return x.names.events }

@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/jackc/pgx/v5"
+)
+
+// Read returns one page of the events that match q, in global order:
+// (tx_id, seq). A malformed cursor fails with an error matching
+// cursor.ErrInvalid.
+//
+// A read of the global log, or of any set of aggregates, returns only
+// events below the horizon: events whose writing transaction is older than
+// every transaction still running. A transaction that is still running may
+// yet commit events that sort before the events of younger transactions
+// that have committed; holding those back is what guarantees that a reader
+// that has seen a position never later discovers an event before it, so
+// that pages and subscription cursors are stable. A read confined to one
+// aggregate has no such bound and sees every committed event, its own
+// writes included: Append keeps an aggregate's events in version order in
+// the global order, and commits them one version after the other, so no
+// event of the aggregate can appear before one already visible. A cursor
+// from such a read resumes reads of that aggregate safely; resuming a read
+// of the global log from it may miss events of other aggregates that
+// commit late.
+//
+// Reads of the global log see this executor's own appends: when the
+// horizon has not yet passed the newest of them, because another writer's
+// transaction is still running, the read waits for it, up to a second.
+func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	keyset := x.stmt.ordered
+	if oneAggregate(q.Filters) {
+		keyset = x.stmt.aggregate
+	} else if err := x.awaitOwnWrites(ctx); err != nil {
+		return nil, err
+	}
+	query, args, err := keyset.Statement(dialect, x.stmt.selectEvents, &q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := x.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	defer rows.Close()
+	events := make([]*evento.Event, 0, min(q.Args.Limit()+1, 1024))
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+}
+
+// oneAggregate reports whether filters select events of a single aggregate
+// only.
+func oneAggregate(filters []evento.Filter) bool {
+	if len(filters) == 0 {
+		return false
+	}
+	for _, f := range filters {
+		if f.AggregateID == "" || f.AggregateType != filters[0].AggregateType || f.AggregateID != filters[0].AggregateID {
+			return false
+		}
+	}
+	return true
+}
+
+// scanEvent reads one row of eventColumns.
+func scanEvent(rows pgx.Rows) (*evento.Event, error) {
+	var (
+		e          evento.Event
+		seq        int64
+		routingKey *string
+		metadata   []byte
+		timestamp  time.Time
+	)
+	if err := rows.Scan(&e.Position.Tx, &seq, (*[16]byte)(&e.ID), &e.AggregateType, &e.AggregateID, &e.Version,
+		&e.Name, &routingKey, &e.Data, &metadata, &timestamp); err != nil {
+		return nil, fmt.Errorf("evento: scan event: %w", err)
+	}
+	e.Position.Seq = uint64(seq)
+	if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
+		return nil, fmt.Errorf("event %s at position %s: %w", e.ID, e.Position, err)
+	}
+	if routingKey != nil {
+		e.RoutingKey = *routingKey
+	}
+	e.Timestamp = timestamp.UTC()
+	return &e, nil
+}

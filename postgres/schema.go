@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/eventogo/evento/internal/sqlstore"
+)
+
+// dialect is PostgreSQL's SQL dialect.
+var dialect = sqlstore.Dialect{Placeholders: sqlstore.DollarNumbers, IdentQuote: '"'}
+
+// names holds the quoted, schema-qualified names of the executor's tables
+// and functions, and the bare names of the constraints whose violations it
+// classifies, all built from a validated schema and prefix.
+type names struct {
+	schema        string
+	events        string
+	snapshots     string
+	subscriptions string
+	migrations    string
+	// currentTx is the function that gives a writing transaction its
+	// tx_id; horizon gives the bound of ordered reads. See Rebase.
+	currentTx string
+	horizon   string
+	// versionKey and idKey name the events table's unique constraints.
+	versionKey string
+	idKey      string
+	// local returns the quoted, unqualified name of an index or constraint:
+	// they live in their table's schema.
+	local func(name string) string
+	// lockKey is the advisory lock that serialises migrations and rebases
+	// of these tables across processes.
+	lockKey int32
+	// schemaName is the bare schema name.
+	schemaName string
+}
+
+// lockClass is the first key of every advisory lock the executor takes
+// ("evnt"); the second identifies the schema and prefix.
+const lockClass = 0x65766e74
+
+func newNames(c config) names {
+	schema := dialect.Quote(c.schema)
+	qualified := func(s string) string { return schema + "." + dialect.Quote(c.prefix+s) }
+	h := fnv.New32a()
+	h.Write([]byte(c.schema + "." + c.prefix))
+	return names{
+		schema:        schema,
+		events:        qualified("events"),
+		snapshots:     qualified("snapshots"),
+		subscriptions: qualified("subscriptions"),
+		migrations:    qualified("schema_migrations"),
+		currentTx:     qualified("current_tx"),
+		horizon:       qualified("horizon"),
+		versionKey:    c.prefix + "events_version_key",
+		idKey:         c.prefix + "events_id_key",
+		local:         func(s string) string { return dialect.Quote(c.prefix + s) },
+		lockKey:       int32(h.Sum32()),
+		schemaName:    c.schema,
+	}
+}
+
+// literal quotes s as an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// lock returns the statement that takes the tables' advisory lock until the
+// end of the transaction.
+func (n names) lock() string {
+	return fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, %d)", lockClass, n.lockKey)
+}
+
+// txFunctions returns the statements that (re)define the two functions the
+// global order rests on, with base added to every transaction id: zero
+// until a Rebase after a logical restore.
+//
+// current_tx is the tx_id of the calling transaction's rows: its
+// transaction id (assigning one if needed), plus base. horizon is the
+// smallest tx_id that a transaction still running may write, seen from the
+// calling statement's snapshot: every row below it was written by a
+// finished transaction and is visible. Both are SQL functions made of one
+// expression, which PostgreSQL inlines, so that "tx_id < horizon()" is an
+// index condition evaluated once per statement.
+func (n names) txFunctions(base uint64) []string {
+	shift := func(expr string) string {
+		if base == 0 {
+			return expr
+		}
+		return fmt.Sprintf("(%s::pg_catalog.text::pg_catalog.numeric + %d)::pg_catalog.text::pg_catalog.xid8", expr, base)
+	}
+	return []string{
+		`CREATE OR REPLACE FUNCTION ` + n.currentTx + `() RETURNS pg_catalog.xid8 LANGUAGE sql STABLE AS ` +
+			literal("SELECT "+shift("pg_catalog.pg_current_xact_id()")),
+		`CREATE OR REPLACE FUNCTION ` + n.horizon + `() RETURNS pg_catalog.xid8 LANGUAGE sql STABLE AS ` +
+			literal("SELECT "+shift("pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())")),
+	}
+}
+
+// schema returns the executor's versioned schema. Published migrations never
+// change; a schema change is a new migration appended to the list.
+//
+// The events table's primary key is the global order, (tx_id, seq). Every
+// index that serves a Read filter ends with (tx_id, seq), so that a
+// filtered page is an index range read in global order: (aggregate_type, …)
+// for a type, (aggregate_type, aggregate_id, …) for one aggregate,
+// (aggregate_type, name, …) for a type and a name, (routing_key, …) for a
+// routing key. UNIQUE(aggregate_type, aggregate_id, version) is what
+// enforces optimistic concurrency, and serves the lookup of an aggregate's
+// current version.
+func schema(n names) *sqlstore.Schema {
+	v1 := append(n.txFunctions(0),
+		`CREATE TABLE `+n.events+` (
+			seq            bigint      GENERATED ALWAYS AS IDENTITY,
+			tx_id          xid8        NOT NULL DEFAULT `+n.currentTx+`(),
+			id             uuid        NOT NULL,
+			aggregate_type text        NOT NULL,
+			aggregate_id   text        NOT NULL,
+			version        bigint      NOT NULL,
+			name           text        NOT NULL,
+			routing_key    text,
+			data           bytea,
+			metadata       bytea,
+			timestamp      timestamptz NOT NULL,
+			CONSTRAINT `+n.local("events_pkey")+` PRIMARY KEY (tx_id, seq),
+			CONSTRAINT `+dialect.Quote(n.idKey)+` UNIQUE (id),
+			CONSTRAINT `+dialect.Quote(n.versionKey)+` UNIQUE (aggregate_type, aggregate_id, version)
+		)`,
+		`CREATE INDEX `+n.local("events_type")+` ON `+n.events+` (aggregate_type, tx_id, seq)`,
+		`CREATE INDEX `+n.local("events_aggregate")+` ON `+n.events+` (aggregate_type, aggregate_id, tx_id, seq)`,
+		`CREATE INDEX `+n.local("events_type_name")+` ON `+n.events+` (aggregate_type, name, tx_id, seq)`,
+		`CREATE INDEX `+n.local("events_routing_key")+` ON `+n.events+` (routing_key, tx_id, seq)`,
+		`CREATE TABLE `+n.snapshots+` (
+			aggregate_type text        NOT NULL,
+			revision       text        NOT NULL,
+			aggregate_id   text        NOT NULL,
+			data           bytea,
+			version        bigint      NOT NULL,
+			cursor         text        NOT NULL,
+			updated_at     timestamptz NOT NULL,
+			CONSTRAINT `+n.local("snapshots_pkey")+` PRIMARY KEY (aggregate_type, revision, aggregate_id)
+		)`,
+		`CREATE TABLE `+n.subscriptions+` (
+			"key"      text        NOT NULL,
+			owner      text,
+			epoch      bigint      NOT NULL,
+			expires_at timestamptz,
+			cursor     text        NOT NULL,
+			lag        bigint      NOT NULL,
+			updated_at timestamptz,
+			CONSTRAINT `+n.local("subscriptions_pkey")+` PRIMARY KEY ("key")
+		)`,
+	)
+	return &sqlstore.Schema{
+		Dialect: dialect,
+		Table:   n.migrations,
+		// The advisory lock makes concurrent migrators (several processes
+		// starting at once) wait for each other; Migrate re-reads the
+		// applied version once it holds it. The schema is created under the
+		// lock too, and only when missing, so that a role without CREATE on
+		// the database can use a schema made for it.
+		Begin: []string{
+			"BEGIN",
+			n.lock(),
+			`DO $evento$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` +
+				literal(n.schemaName) + `) THEN CREATE SCHEMA ` + n.schema + `; END IF; END $evento$`,
+		},
+		Migrations: []sqlstore.Migration{{Version: 1, Statements: v1}},
+	}
+}
