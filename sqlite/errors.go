@@ -7,6 +7,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// isBusy reports whether err is SQLITE_BUSY in any of its extended forms.
+func isBusy(err error) bool {
+	var e *modernc.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // isUniqueViolation reports whether err is SQLite's report of a UNIQUE or
 // PRIMARY KEY constraint violation. It reads the extended result code,
 // which the driver enables on every connection, never the message text.

@@ -21,6 +21,7 @@ import (
 type Executor struct {
 	db     *sql.DB
 	ownsDB bool
+	tables tables
 	stmt   statements
 	events sqlstore.EventReader
 	// writer admits one write at a time from this process; a channel
@@ -100,11 +101,12 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Executor, error) {
 
 func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error) {
 	t := newTables(cfg.prefix)
-	if err := schema(t).Migrate(ctx, db); err != nil {
+	if err := migrate(ctx, db, t); err != nil {
 		return nil, err
 	}
 	return &Executor{
 		db:     db,
+		tables: t,
 		stmt:   newStatements(t),
 		events: sqlstore.NewEventReader(dialect, t.events),
 		writer: make(chan struct{}, 1),

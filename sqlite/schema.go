@@ -1,6 +1,12 @@
 package sqlite
 
-import "github.com/eventogo/evento/internal/sqlstore"
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/eventogo/evento/internal/sqlstore"
+)
 
 // dialect is SQLite's SQL dialect.
 var dialect = sqlstore.Dialect{Placeholders: sqlstore.QuestionMarks, IdentQuote: '"'}
@@ -14,6 +20,32 @@ type tables struct {
 	migrations    string
 	// index returns the quoted name of an index.
 	index func(name string) string
+}
+
+// migrateTimeout bounds how long opening a database keeps retrying while
+// another process holds it busy.
+const migrateTimeout = 10 * time.Second
+
+// migrate brings the schema up to date. SQLite answers SQLITE_BUSY without
+// waiting in a few cases the busy timeout does not cover, notably while
+// another connection switches a brand-new file to WAL or recovers its WAL
+// index; several processes opening a new file at once meet them, so a busy
+// answer is retried with a growing pause, for up to migrateTimeout.
+func migrate(ctx context.Context, db *sql.DB, t tables) error {
+	deadline := time.Now().Add(migrateTimeout)
+	pause := time.Millisecond
+	for {
+		err := schema(t).Migrate(ctx, db)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
 }
 
 func newTables(prefix string) tables {
