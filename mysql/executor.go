@@ -1,0 +1,189 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
+	"github.com/eventogo/evento/internal/wake"
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// Executor is the MySQL/MariaDB implementation of evento.Executor and
+// evento.Waker. It is safe for concurrent use.
+type Executor struct {
+	db     *sql.DB
+	ownsDB bool
+	stmt   statements
+	events sqlstore.EventReader
+	// maxStatement is the size, in bytes, that one multi-row INSERT aims
+	// to stay under: the server's max_allowed_packet, less a margin.
+	maxStatement int
+	wake         wake.Signal
+}
+
+var (
+	_ evento.Executor = (*Executor)(nil)
+	_ evento.Waker    = (*Executor)(nil)
+)
+
+// Pool settings of a database opened by [Open].
+const (
+	openMaxIdleConns    = 16
+	openConnMaxIdleTime = 5 * time.Minute
+)
+
+// Open connects to the database named by dsn, in the form of
+// github.com/go-sql-driver/mysql (user:password@tcp(host:3306)/dbname?...),
+// and brings its schema up to date. The DSN must name a database. Open
+// turns on interpolateParams, so that each statement is one round trip
+// instead of a prepare, an execute and a close, and keeps up to 16 idle
+// connections. Close closes the database.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := driver.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: mysql DSN: %v", evento.ErrInvalidArgument, err)
+	}
+	if dc.DBName == "" {
+		return nil, fmt.Errorf("%w: the mysql DSN names no database", evento.ErrInvalidArgument)
+	}
+	dc.InterpolateParams = true
+	connector, err := driver.NewConnector(dc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: mysql DSN: %v", evento.ErrInvalidArgument, err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxIdleConns(openMaxIdleConns)
+	db.SetConnMaxIdleTime(openConnMaxIdleTime)
+	x, err := newExecutor(ctx, db, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	x.ownsDB = true
+	return x, nil
+}
+
+// New wraps a database the caller opened with the "mysql" driver
+// (github.com/go-sql-driver/mysql) and brings its schema up to date. The
+// connections must have a default database (the DSN's /dbname). Set
+// interpolateParams=true in the DSN: without it the driver prepares,
+// executes and closes every statement that has arguments, so each costs
+// two round trips instead of one, among them the INSERT that runs while
+// the append holds the position counter. Close leaves db open.
+func New(ctx context.Context, db *sql.DB, opts ...Option) (*Executor, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newExecutor(ctx, db, cfg)
+}
+
+// statementMargin is what a multi-row INSERT leaves of max_allowed_packet
+// for the packet header and the statement's SQL text.
+const statementMargin = 64 << 10
+
+func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error) {
+	var (
+		database  sql.NullString
+		maxPacket int
+	)
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE(), @@max_allowed_packet").Scan(&database, &maxPacket); err != nil {
+		return nil, fmt.Errorf("evento: mysql: %w", err)
+	}
+	if !database.Valid {
+		return nil, fmt.Errorf("%w: the mysql connection has no default database: name one in the DSN", evento.ErrInvalidArgument)
+	}
+	t := newTables(cfg.prefix)
+	if err := schema(t).MigrateLocked(ctx, db, migrationLock(database.String, cfg.prefix)); err != nil {
+		return nil, err
+	}
+	if err := checkEngines(ctx, db, t); err != nil {
+		return nil, err
+	}
+	return &Executor{
+		db:           db,
+		stmt:         newStatements(t),
+		events:       sqlstore.NewEventReader(dialect, t.events),
+		maxStatement: max(maxPacket-statementMargin, statementMargin),
+	}, nil
+}
+
+// checkEngines fails unless every table is InnoDB. A server without
+// NO_ENGINE_SUBSTITUTION in its sql_mode silently creates a table in its
+// default engine when InnoDB is unavailable, and a MyISAM table has
+// neither transactions nor row locks: commits would stop being atomic and
+// positions would stop following commit order.
+func checkEngines(ctx context.Context, db *sql.DB, t tables) error {
+	names := make([]any, 0, len(t.names))
+	for _, n := range t.names {
+		names = append(names, n)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES"+
+		" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN "+placeholders(len(names)), names...)
+	if err != nil {
+		return fmt.Errorf("evento: mysql: check storage engines: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, engine sql.NullString
+		if err := rows.Scan(&name, &engine); err != nil {
+			return fmt.Errorf("evento: mysql: check storage engines: %w", err)
+		}
+		if !strings.EqualFold(engine.String, "InnoDB") {
+			return fmt.Errorf("evento: mysql: table %s uses storage engine %q; the executor needs InnoDB", name.String, engine.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("evento: mysql: check storage engines: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database if [Open] opened it; a database passed to [New]
+// stays open.
+func (x *Executor) Close() error {
+	if !x.ownsDB {
+		return nil
+	}
+	return x.db.Close()
+}
+
+// Wake returns a channel that is closed after the next successful append
+// through this executor. Appends by other processes do not close it.
+func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
+
+// Read returns one page of the events that match q, in global order. A
+// malformed cursor fails with an error matching cursor.ErrInvalid.
+//
+// A read is two statements: the first reads the position counter, the
+// second the page, bounded to positions up to that value. MariaDB builds a
+// statement's read view without stopping commits, so a single SELECT can
+// see a transaction that committed while the view was being built and
+// miss one that committed just before it: position p+1 without p. Every
+// transaction up to the counter value the first statement saw had
+// finished committing before that statement ended, so the second
+// statement, which starts later, sees all of them: a prefix of the log.
+func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	var horizon int64
+	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&horizon); err != nil {
+		return nil, fmt.Errorf("evento: read events: read the position counter: %w", contextCause(ctx, err))
+	}
+	page, err := x.events.ReadUpTo(ctx, x.db, &q, horizon)
+	if err != nil {
+		return nil, contextCause(ctx, err)
+	}
+	return page, nil
+}
