@@ -121,6 +121,14 @@ func (b *Builder) Commit(ctx context.Context) (Result, error) {
 	if len(b.events) == 0 {
 		return Result{}, ErrNoEvents
 	}
+	ctx, op := b.store.tel.startAppend(ctx, b.events[0].data.AggregateType(), b.id, b.expected, len(b.events))
+	res, err := b.commit(ctx)
+	op.end(ctx, err)
+	return res, err
+}
+
+// commit encodes the events and appends them.
+func (b *Builder) commit(ctx context.Context) (Result, error) {
 	c, err := b.prepare()
 	if err != nil {
 		return Result{}, err

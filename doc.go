@@ -25,4 +25,13 @@
 // is commit order as readers can see it: a reader that has seen position p
 // never later finds a newly visible event before p. Subscriptions rely on
 // it to never skip an event.
+//
+// # Observability
+//
+// A Store logs through the *slog.Logger of [WithLogger] and records spans
+// and metrics through the OpenTelemetry providers of [WithTracerProvider]
+// and [WithMeterProvider]; without them it records nothing, at no cost.
+// Optional interfaces (see [SubscriptionLister], [Statistician],
+// [LeaseBreaker], [Migrator]) let tools such as the evento command list
+// subscriptions, count events and reset cursors on stores that offer it.
 package evento

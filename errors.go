@@ -43,4 +43,8 @@ var (
 	// moved on) or released; the caller must stop processing and must not
 	// move the cursor.
 	ErrLeaseLost = errors.New("evento: subscription lease lost")
+
+	// ErrUnsupported reports an operation the executor does not offer: one
+	// of the optional interfaces of admin.go that it does not implement.
+	ErrUnsupported = errors.New("evento: not supported by this store")
 )

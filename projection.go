@@ -86,6 +86,19 @@ type Loaded[S any] struct {
 // can combine, say, an account and its owner. Load reads every event, page
 // by page; it fails with ErrNotFound when the aggregate has no events.
 func (p *Projection[S]) Load(ctx context.Context, s *Store, id string, also ...Ref) (*Loaded[S], error) {
+	ctx, span := s.tel.startLoad(ctx, p.aggregateType, id)
+	out, err := p.load(ctx, s, id, also)
+	switch {
+	case span == nil:
+	case out != nil:
+		endLoad(span, out.Replayed, out.FromSnapshot, out.Version, err)
+	default:
+		endLoad(span, 0, false, 0, err)
+	}
+	return out, err
+}
+
+func (p *Projection[S]) load(ctx context.Context, s *Store, id string, also []Ref) (*Loaded[S], error) {
 	if p.err != nil {
 		return nil, p.err
 	}

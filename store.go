@@ -21,6 +21,7 @@ type Store struct {
 	codec      codec.Codec
 	maxPayload int
 	logger     *slog.Logger
+	tel        telemetry
 }
 
 // Option configures a Store.
@@ -40,8 +41,9 @@ func WithMaxPayloadSize(n int) Option {
 	}
 }
 
-// WithLogger sets the logger subscriptions report to. The default discards
-// everything.
+// WithLogger sets the logger the store reports to: subscription leases,
+// retries and failures, acknowledgements (at debug level), snapshots that
+// cannot be saved. The default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.logger = l } }
 
 // New returns a Store over exec.
@@ -69,7 +71,16 @@ func (s *Store) Read(ctx context.Context, q Query) (*cursor.Page[*Event], error)
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	return s.exec.Read(ctx, q)
+	ctx, span := s.tel.startRead(ctx, &q)
+	page, err := s.exec.Read(ctx, q)
+	if span != nil {
+		n := 0
+		if page != nil {
+			n = len(page.Edges)
+		}
+		endRead(span, n, err)
+	}
+	return page, err
 }
 
 // Decode decodes e's payload into v, with an error that names the event.

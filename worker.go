@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/eventogo/evento/cursor"
@@ -194,11 +195,8 @@ func (r *run) drain(ctx, runCtx context.Context, lease *Lease) error {
 			last = edge.Node
 		}
 		if last != nil {
-			actx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-			err := r.st.exec.Acknowledge(actx, lease, Ack{Cursor: lease.Cursor, Lag: max(time.Since(last.Timestamp), 0)})
-			done()
-			if err != nil {
-				return fmt.Errorf("evento: subscription %s: acknowledge: %w", r.sub.key, err)
+			if err := r.acknowledge(ctx, lease, last); err != nil {
+				return err
 			}
 		}
 		if failure != nil {
@@ -208,6 +206,25 @@ func (r *run) drain(ctx, runCtx context.Context, lease *Lease) error {
 			return nil
 		}
 	}
+}
+
+// acknowledge stores lease.Cursor, which points at last, and the lag
+// behind last. It runs on a context that a shutdown does not cancel, so
+// that a stopping worker still records what it finished.
+func (r *run) acknowledge(ctx context.Context, lease *Lease, last *Event) error {
+	lag := max(time.Since(last.Timestamp), 0)
+	actx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	err := r.st.exec.Acknowledge(actx, lease, Ack{Cursor: lease.Cursor, Lag: lag})
+	done()
+	if err != nil {
+		return fmt.Errorf("evento: subscription %s: acknowledge: %w", r.sub.key, err)
+	}
+	r.st.tel.recordLag(ctx, r.sub.key, lag)
+	if r.st.logger.Enabled(ctx, slog.LevelDebug) {
+		r.st.logger.DebugContext(ctx, "evento: subscription acknowledged",
+			"subscription", r.sub.key, "position", last.Position.String(), "lag", lag)
+	}
+	return nil
 }
 
 // handle runs the handler for e with retries. It returns a *HandlerError when
@@ -221,8 +238,19 @@ func (r *run) handle(hctx, runCtx context.Context, e *Event) error {
 	if !ok {
 		return nil
 	}
+	hctx, op := r.st.tel.startHandle(hctx, r.sub.key, e)
+	err = r.attempts(hctx, runCtx, e, fn, &op)
+	op.end(err)
+	return err
+}
+
+// attempts calls the handler for e until it succeeds or its retries run
+// out, recording each call on op.
+func (r *run) attempts(hctx, runCtx context.Context, e *Event, fn func(context.Context, *Store, *Event) error, op *handleOp) error {
 	for attempt := 0; ; attempt++ {
+		began := op.attempt()
 		err := call(hctx, r.st, e, fn)
+		op.called(hctx, began, err)
 		if err == nil {
 			return nil
 		}

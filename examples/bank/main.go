@@ -17,18 +17,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/examples/bank/bank"
-	"github.com/eventogo/evento/pebble"
-	"github.com/eventogo/evento/sqlite"
+	"github.com/eventogo/evento/stores"
 )
 
 func main() {
-	storeFlag := flag.String("store", "", "where the events live: sqlite:PATH or pebble:DIR (default: a SQLite file in a new temp directory)")
+	storeFlag := flag.String("store", "", "where the events live: sqlite:PATH, pebble:DIR, or any spec of package stores (default: a SQLite file in a new temp directory)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
@@ -45,35 +43,21 @@ func main() {
 	}
 }
 
-// open returns the executor the -store flag names.
+// open returns the executor the -store flag names (any spec package stores
+// reads), or a SQLite file in a new temp directory.
 func open(ctx context.Context, spec string) (evento.Executor, string, func(), error) {
-	switch {
-	case spec == "":
+	if spec == "" {
 		dir, err := os.MkdirTemp("", "evento-bank-")
 		if err != nil {
 			return nil, "", nil, err
 		}
-		path := filepath.Join(dir, "bank.db")
-		exec, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return exec, "sqlite:" + path, func() { exec.Close() }, nil
-	case strings.HasPrefix(spec, "sqlite:"):
-		path := strings.TrimPrefix(spec, "sqlite:")
-		exec, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return exec, spec, func() { exec.Close() }, nil
-	case strings.HasPrefix(spec, "pebble:"):
-		exec, err := pebble.Open(strings.TrimPrefix(spec, "pebble:"))
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return exec, spec, func() { exec.Close() }, nil
+		spec = "sqlite:" + filepath.Join(dir, "bank.db")
 	}
-	return nil, "", nil, fmt.Errorf("unknown -store %q: want sqlite:PATH or pebble:DIR", spec)
+	exec, closeStore, err := stores.Open(ctx, spec)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return exec, stores.Redact(spec), func() { closeStore() }, nil
 }
 
 func run(ctx context.Context, store *evento.Store) error {

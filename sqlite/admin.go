@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+)
+
+// The administration hooks of package evento: listing subscriptions,
+// counting events, breaking a lease and reporting the schema version. They
+// serve tools (the evento command) rather than applications, so their
+// statements are built per call.
+
+var (
+	_ evento.SubscriptionLister = (*Executor)(nil)
+	_ evento.Statistician       = (*Executor)(nil)
+	_ evento.LeaseBreaker       = (*Executor)(nil)
+	_ evento.Migrator           = (*Executor)(nil)
+)
+
+// Subscriptions returns the stored state of every subscription key, sorted
+// by key.
+func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionStatus, error) {
+	t := x.tables
+	rows, err := x.db.QueryContext(ctx, `SELECT "key", owner, epoch, expires_at, cursor, lag, updated_at FROM `+
+		t.subscriptions+` ORDER BY "key"`)
+	if err != nil {
+		return nil, fmt.Errorf("evento: list subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []*evento.SubscriptionStatus
+	for rows.Next() {
+		var (
+			st                        evento.SubscriptionStatus
+			owner                     sql.NullString
+			position                  string
+			expiresAt, lag, updatedAt int64
+		)
+		if err := rows.Scan(&st.Key, &owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt); err != nil {
+			return nil, fmt.Errorf("evento: list subscriptions: %w", err)
+		}
+		st.Owner = owner.String
+		st.Cursor = cursor.Value(position)
+		st.Lag = time.Duration(lag) * time.Microsecond
+		st.ExpiresAt = unixMicroOrZero(expiresAt)
+		st.UpdatedAt = unixMicroOrZero(updatedAt)
+		out = append(out, &st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("evento: list subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// Stats counts the events per aggregate type and name, from the (type,
+// name, position) index, and the aggregates per type, from the (type, id,
+// position) index. Size is the size of the database pages, without the
+// write-ahead log.
+func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
+	t := x.tables
+	st := &evento.Stats{Size: -1}
+	names, err := x.db.QueryContext(ctx, `SELECT aggregate_type, name, COUNT(*) FROM `+t.events+
+		` GROUP BY aggregate_type, name ORDER BY aggregate_type, name`)
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", err)
+	}
+	defer names.Close()
+	for names.Next() {
+		var (
+			typ string
+			n   evento.NameStats
+		)
+		if err := names.Scan(&typ, &n.Name, &n.Events); err != nil {
+			return nil, fmt.Errorf("evento: stats: %w", err)
+		}
+		// Rows come sorted by type: a new type starts a new entry.
+		if len(st.Types) == 0 || st.Types[len(st.Types)-1].AggregateType != typ {
+			st.Types = append(st.Types, evento.TypeStats{AggregateType: typ})
+		}
+		ts := &st.Types[len(st.Types)-1]
+		ts.Names = append(ts.Names, n)
+		ts.Events += n.Events
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", err)
+	}
+	aggregates, err := x.db.QueryContext(ctx, `SELECT aggregate_type, COUNT(DISTINCT aggregate_id) FROM `+t.events+
+		` GROUP BY aggregate_type`)
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", err)
+	}
+	defer aggregates.Close()
+	for aggregates.Next() {
+		var (
+			typ string
+			n   int64
+		)
+		if err := aggregates.Scan(&typ, &n); err != nil {
+			return nil, fmt.Errorf("evento: stats: %w", err)
+		}
+		if i, ok := slices.BinarySearchFunc(st.Types, typ, func(ts evento.TypeStats, typ string) int {
+			return strings.Compare(ts.AggregateType, typ)
+		}); ok {
+			st.Types[i].Aggregates = n
+		}
+	}
+	if err := aggregates.Err(); err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", err)
+	}
+	err = x.db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).
+		Scan(&st.Size)
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: size: %w", err)
+	}
+	return st, nil
+}
+
+// CountAfter counts the events after the cursor in global order.
+func (x *Executor) CountAfter(ctx context.Context, after cursor.Value) (int64, error) {
+	t := x.tables
+	p, err := cursor.Decode(after)
+	if err != nil {
+		return 0, err
+	}
+	if p.Tx != 0 || p.Seq > 1<<63-1 {
+		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
+	}
+	var n int64
+	if err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t.events+` WHERE position > ?`, int64(p.Seq)).
+		Scan(&n); err != nil {
+		return 0, fmt.Errorf("evento: count events: %w", err)
+	}
+	return n, nil
+}
+
+// BreakLease gives owner the lease on key for ttl, whoever holds it, and
+// increments its epoch, so that the previous holder's fenced writes change
+// nothing. It fails with an error matching evento.ErrNotFound when key has
+// no stored state.
+func (x *Executor) BreakLease(ctx context.Context, key, owner string, ttl time.Duration) (*evento.Lease, error) {
+	if key == "" || owner == "" || ttl <= 0 {
+		return nil, fmt.Errorf("%w: lease needs a key, an owner and a positive ttl", evento.ErrInvalidArgument)
+	}
+	t := x.tables
+	l := &evento.Lease{Key: key, Owner: owner}
+	var (
+		position  string
+		expiresAt = time.Now().Add(ttl).UnixMicro()
+	)
+	err := x.writeOne(ctx, func() error {
+		return x.db.QueryRowContext(ctx, `UPDATE `+t.subscriptions+` SET owner = ?, epoch = epoch + 1, expires_at = ?`+
+			` WHERE "key" = ? RETURNING epoch, cursor`, owner, expiresAt, key).Scan(&l.Epoch, &position)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
+	case err != nil:
+		return nil, fmt.Errorf("evento: break lease %s: %w", key, err)
+	}
+	l.Cursor = cursor.Value(position)
+	l.ExpiresAt = time.UnixMicro(expiresAt).UTC()
+	return l, nil
+}
+
+// SchemaVersion reports the last migration the database has applied and
+// the last one this build knows.
+func (x *Executor) SchemaVersion(ctx context.Context) (evento.SchemaVersion, error) {
+	t := x.tables
+	v := evento.SchemaVersion{Latest: int64(len(schema(t).Migrations))}
+	if err := x.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+t.migrations).Scan(&v.Applied); err != nil {
+		return evento.SchemaVersion{}, fmt.Errorf("evento: schema version: %w", err)
+	}
+	return v, nil
+}
