@@ -34,10 +34,13 @@ func TestReadSeesOwnAppendsBehindAShortTransaction(t *testing.T) {
 	release := holdHorizon(t)
 	c := newCommit("vis/Thing", "a", 0, 1)
 	mustAppend(t, x, c)
+	released := make(chan struct{})
 	go func() {
+		defer close(released)
 		time.Sleep(150 * time.Millisecond)
 		release()
 	}()
+	defer func() { <-released }()
 	start := time.Now()
 	got := readAll(t, x, evento.Query{})
 	if len(got) != 1 || got[0].ID != c.Events[0].ID {
