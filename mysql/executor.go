@@ -20,6 +20,8 @@ type Executor struct {
 	db     *sql.DB
 	ownsDB bool
 	stmt   statements
+	tables tables
+	leases sqlstore.Leases
 	events sqlstore.EventReader
 	// maxStatement is the size, in bytes, that one multi-row INSERT aims
 	// to stay under: the server's max_allowed_packet, less a margin.
@@ -110,12 +112,15 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 	if err := checkEngines(ctx, db, t); err != nil {
 		return nil, err
 	}
-	return &Executor{
+	x := &Executor{
 		db:           db,
 		stmt:         newStatements(t),
+		tables:       t,
 		events:       sqlstore.NewEventReader(dialect, t.events),
 		maxStatement: max(maxPacket-statementMargin, statementMargin),
-	}, nil
+	}
+	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Fenced: x.fenced}
+	return x, nil
 }
 
 // checkEngines fails unless every table is InnoDB. A server without

@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,8 +61,8 @@ func postgresSpec(t *testing.T) string {
 // txPosition matches a PostgreSQL position: transaction and sequence.
 var txPosition = regexp.MustCompile(`^\d+:\d+$`)
 
-// The commands on PostgreSQL: what every store supports works, and what
-// needs an optional interface the executor lacks exits 5.
+// The commands on PostgreSQL: what every store supports works, and so does
+// what needs the optional interfaces, which the executor implements.
 func TestCommandLinePostgres(t *testing.T) {
 	spec := postgresSpec(t)
 	bin := buildEvento(t)
@@ -124,21 +126,52 @@ func TestCommandLinePostgres(t *testing.T) {
 		t.Errorf("reset %+v", reset)
 	}
 	r := runEvento(t, bin, "migrate", "status", store).want(t, exitOK)
-	t.Logf("migrate status: %s", strings.TrimSpace(r.stdout))
-	// What needs an optional interface works where the executor has it,
-	// and otherwise exits 5 saying so.
-	for _, args := range [][]string{{"subscriptions"}, {"stats"}, {"subscriptions", "reset", "deposits", "--force"}} {
-		r := runEvento(t, bin, append(args, store)...)
-		switch r.code {
-		case exitOK:
-			t.Logf("evento %s: supported on PostgreSQL", strings.Join(args, " "))
-		case exitUnsupported:
-			if !strings.Contains(r.stderr, "not supported by this store") {
-				t.Errorf("evento %s: exit 5 with %q", strings.Join(args, " "), r.stderr)
-			}
-		default:
-			r.want(t, exitUnsupported)
+	if !strings.Contains(r.stdout, "schema version 1 (latest 1)") {
+		t.Errorf("migrate status:\n%s", r.stdout)
+	}
+
+	// The optional interfaces: PostgreSQL lists subscriptions, counts
+	// events and breaks leases.
+	rows = runEvento(t, bin, "subscriptions", store).want(t, exitOK).tableRows()
+	if got := strings.Join(rows[0], "|"); got != "KEY|OWNER|LEASE|EPOCH|POSITION|LAG|LAG TIME|ACKNOWLEDGED" {
+		t.Errorf("subscriptions header %q", got)
+	}
+	if len(rows) != 2 || rows[1][0] != "deposits" || !slices.Contains(rows[1], "released") {
+		t.Errorf("subscriptions rows %q", rows)
+	}
+	var list []subscriptionView
+	runEvento(t, bin, "subscriptions", "list", store, "-o", "json").want(t, exitOK).json(t, &list)
+	if len(list) != 1 || list[0].Key != "deposits" || list[0].Position != nil || list[0].LagEvents != 3 ||
+		list[0].Lease != "released" || list[0].Epoch != 2 {
+		t.Errorf("subscriptions JSON %+v", list)
+	}
+	r = runEvento(t, bin, "stats", store).want(t, exitOK)
+	for _, want := range []string{"bank/Account  AccountOpened  1", "bank/Account  1  2", "total: 3 events, 2 aggregates, 2 types; store size"} {
+		if !strings.Contains(columns.ReplaceAllString(r.stdout, "  "), want) {
+			t.Errorf("stats lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	var stats statsView
+	runEvento(t, bin, "stats", store, "-o", "json").want(t, exitOK).json(t, &stats)
+	if stats.Events != 3 || stats.Aggregates != 2 || len(stats.Types) != 2 || stats.SizeBytes <= 0 ||
+		stats.Types[0].AggregateType != bank.AccountType || stats.Types[0].Events != 2 || stats.Types[0].Aggregates != 1 {
+		t.Errorf("stats JSON %+v", stats)
+	}
+	// A forced reset takes the lease from a live worker, whose next
+	// acknowledgement fails.
+	worker, err := exec0.AcquireLease(ctx, "deposits", "worker", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEvento(t, bin, "subscriptions", "reset", "deposits", "--to", "end", store).want(t, exitLeaseHeld)
+	runEvento(t, bin, "subscriptions", "reset", "deposits", "--force", "--to", "end", store).want(t, exitOK)
+	if err := exec0.Acknowledge(ctx, worker, evento.Ack{}); !errors.Is(err, evento.ErrLeaseLost) {
+		t.Errorf("the worker's acknowledgement after a forced reset: %v, want ErrLeaseLost", err)
+	}
+	runEvento(t, bin, "subscriptions", store, "-o", "json").want(t, exitOK).json(t, &list)
+	if len(list) != 1 || list[0].Position == nil || !txPosition.MatchString(*list[0].Position) || list[0].LagEvents != 0 ||
+		list[0].Lease != "released" || list[0].Epoch != worker.Epoch+1 {
+		t.Errorf("subscriptions JSON after the forced reset %+v", list)
 	}
 
 	// --follow sees an event appended by this process within a second.

@@ -1,0 +1,205 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
+)
+
+// The administration hooks of package evento: listing subscriptions,
+// counting events, breaking a lease and reporting the schema version. They
+// serve tools (the evento command) rather than applications, so their
+// statements are built per call. Keys, types and names are VARBINARY, so
+// they sort byte by byte, as the other stores sort them.
+
+var (
+	_ evento.SubscriptionLister = (*Executor)(nil)
+	_ evento.Statistician       = (*Executor)(nil)
+	_ evento.LeaseBreaker       = (*Executor)(nil)
+	_ evento.Migrator           = (*Executor)(nil)
+)
+
+// Subscriptions returns the stored state of every subscription key, sorted
+// by key.
+func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionStatus, error) {
+	rows, err := x.db.QueryContext(ctx, "SELECT `key`, owner, epoch, expires_at, `cursor`, `lag`, updated_at FROM "+
+		x.tables.subscriptions+" ORDER BY `key`")
+	if err != nil {
+		return nil, fmt.Errorf("evento: list subscriptions: %w", contextCause(ctx, err))
+	}
+	defer rows.Close()
+	var out []*evento.SubscriptionStatus
+	for rows.Next() {
+		var (
+			st                        evento.SubscriptionStatus
+			owner                     sql.NullString
+			position                  []byte
+			expiresAt, lag, updatedAt int64
+		)
+		if err := rows.Scan(&st.Key, &owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt); err != nil {
+			return nil, fmt.Errorf("evento: list subscriptions: %w", err)
+		}
+		st.Owner = owner.String
+		st.Cursor = cursor.Value(position)
+		st.Lag = time.Duration(lag) * time.Microsecond
+		st.ExpiresAt = sqlstore.UnixMicroOrZero(expiresAt)
+		st.UpdatedAt = sqlstore.UnixMicroOrZero(updatedAt)
+		out = append(out, &st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("evento: list subscriptions: %w", contextCause(ctx, err))
+	}
+	return out, nil
+}
+
+// Stats counts the events per aggregate type and name, from the (type,
+// name, position) index, and the aggregates per type, from the (type, id,
+// position) index. Size is the data and index length of the executor's
+// tables as information_schema reports it (an estimate for InnoDB, which
+// MySQL 8 may cache for information_schema_stats_expiry seconds).
+func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
+	t := x.tables
+	st := &evento.Stats{Size: -1}
+	names, err := x.db.QueryContext(ctx, "SELECT aggregate_type, name, COUNT(*) FROM "+t.events+
+		" GROUP BY aggregate_type, name ORDER BY aggregate_type, name")
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
+	}
+	defer names.Close()
+	for names.Next() {
+		var (
+			typ string
+			n   evento.NameStats
+		)
+		if err := names.Scan(&typ, &n.Name, &n.Events); err != nil {
+			return nil, fmt.Errorf("evento: stats: %w", err)
+		}
+		// Rows come sorted by type: a new type starts a new entry.
+		if len(st.Types) == 0 || st.Types[len(st.Types)-1].AggregateType != typ {
+			st.Types = append(st.Types, evento.TypeStats{AggregateType: typ})
+		}
+		ts := &st.Types[len(st.Types)-1]
+		ts.Names = append(ts.Names, n)
+		ts.Events += n.Events
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
+	}
+	aggregates, err := x.db.QueryContext(ctx, "SELECT aggregate_type, COUNT(DISTINCT aggregate_id) FROM "+t.events+
+		" GROUP BY aggregate_type")
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
+	}
+	defer aggregates.Close()
+	for aggregates.Next() {
+		var (
+			typ string
+			n   int64
+		)
+		if err := aggregates.Scan(&typ, &n); err != nil {
+			return nil, fmt.Errorf("evento: stats: %w", err)
+		}
+		if i, ok := slices.BinarySearchFunc(st.Types, typ, func(ts evento.TypeStats, typ string) int {
+			return strings.Compare(ts.AggregateType, typ)
+		}); ok {
+			st.Types[i].Aggregates = n
+		}
+	}
+	if err := aggregates.Err(); err != nil {
+		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
+	}
+	tableNames := make([]any, 0, len(t.names))
+	for _, name := range t.names {
+		tableNames = append(tableNames, name)
+	}
+	err = x.db.QueryRowContext(ctx, "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS SIGNED)"+
+		" FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN "+
+		placeholders(len(tableNames)), tableNames...).Scan(&st.Size)
+	if err != nil {
+		return nil, fmt.Errorf("evento: stats: size: %w", contextCause(ctx, err))
+	}
+	return st, nil
+}
+
+// CountAfter counts the events after the cursor in global order, up to the
+// position counter: the events a Read from the cursor would return now
+// (see Read).
+func (x *Executor) CountAfter(ctx context.Context, after cursor.Value) (int64, error) {
+	p, err := cursor.Decode(after)
+	if err != nil {
+		return 0, err
+	}
+	if p.Tx != 0 || p.Seq > 1<<63-1 {
+		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
+	}
+	var horizon int64
+	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&horizon); err != nil {
+		return 0, fmt.Errorf("evento: count events: read the position counter: %w", contextCause(ctx, err))
+	}
+	var n int64
+	if err := x.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+x.tables.events+
+		" WHERE position > ? AND position <= ?", int64(p.Seq), horizon).Scan(&n); err != nil {
+		return 0, fmt.Errorf("evento: count events: %w", contextCause(ctx, err))
+	}
+	return n, nil
+}
+
+// BreakLease gives owner the lease on key for ttl, whoever holds it, and
+// increments its epoch, so that the previous holder's fenced writes change
+// nothing. As with AcquireLease, the expiry comes from this process's
+// clock, in unix microseconds. It fails with an error matching
+// evento.ErrNotFound when key has no stored state.
+func (x *Executor) BreakLease(ctx context.Context, key, owner string, ttl time.Duration) (*evento.Lease, error) {
+	if key == "" || owner == "" || ttl <= 0 {
+		return nil, fmt.Errorf("%w: lease needs a key, an owner and a positive ttl", evento.ErrInvalidArgument)
+	}
+	if len(key) > evento.MaxNameLen || len(owner) > evento.MaxNameLen {
+		return nil, fmt.Errorf("%w: lease key or owner longer than %d bytes", evento.ErrInvalidArgument, evento.MaxNameLen)
+	}
+	s := x.tables.subscriptions
+	expiresAt := time.Now().Add(ttl).UnixMicro()
+	l := &evento.Lease{Key: key, Owner: owner, ExpiresAt: time.UnixMicro(expiresAt).UTC()}
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evento: break lease %s: %w", key, contextCause(ctx, err))
+	}
+	defer tx.Rollback()
+	// The UPDATE locks the row until COMMIT, so the SELECT reads the epoch
+	// and cursor this UPDATE left.
+	if _, err := tx.ExecContext(ctx, "UPDATE "+s+" SET owner = ?, epoch = epoch + 1, expires_at = ? WHERE `key` = ?",
+		owner, expiresAt, key); err != nil {
+		return nil, fmt.Errorf("evento: break lease %s: %w", key, contextCause(ctx, err))
+	}
+	var position []byte
+	err = tx.QueryRowContext(ctx, "SELECT epoch, `cursor` FROM "+s+" WHERE `key` = ?", key).Scan(&l.Epoch, &position)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
+	case err != nil:
+		return nil, fmt.Errorf("evento: break lease %s: %w", key, contextCause(ctx, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("evento: break lease %s: %w", key, contextCause(ctx, err))
+	}
+	l.Cursor = cursor.Value(position)
+	return l, nil
+}
+
+// SchemaVersion reports the last migration the database has applied and
+// the last one this build knows.
+func (x *Executor) SchemaVersion(ctx context.Context) (evento.SchemaVersion, error) {
+	t := x.tables
+	v := evento.SchemaVersion{Latest: int64(len(schema(t).Migrations))}
+	if err := x.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM "+t.migrations).Scan(&v.Applied); err != nil {
+		return evento.SchemaVersion{}, fmt.Errorf("evento: schema version: %w", contextCause(ctx, err))
+	}
+	return v, nil
+}
