@@ -22,5 +22,9 @@ func (x *Executor) AppendUncommitted(ctx context.Context, c *evento.Commit) (com
 // RenewLeaseTo sets l's expiry to exactly at, through the fenced write of
 // RenewLease: tests use it to write a value that is already stored.
 func (x *Executor) RenewLeaseTo(ctx context.Context, l *evento.Lease, at time.Time) error {
-	return x.fencedWrite(ctx, "renew", l, x.stmt.renewLease, at.UnixMicro(), l.Key, l.Owner, l.Epoch)
+	current, err := x.fenced(ctx, l, x.stmt.leases.Renew, at.UnixMicro(), l.Key, l.Owner, l.Epoch)
+	if err == nil && !current {
+		err = evento.ErrLeaseLost
+	}
+	return err
 }

@@ -52,7 +52,7 @@ func (x *Executor) AcquireLease(ctx context.Context, key, owner string, ttl time
 			l.Epoch = 1
 			return l, nil
 		case isDuplicateKey(err):
-			return nil, x.leaseHeld(ctx, key)
+			return nil, x.leases.Held(ctx, key)
 		}
 		return nil, fmt.Errorf("evento: acquire lease %s: %w", key, err)
 	}
@@ -66,7 +66,7 @@ func (x *Executor) AcquireLease(ctx context.Context, key, owner string, ttl time
 	err = x.db.QueryRowContext(ctx, x.stmt.leaseCursor, key, owner, l.Epoch).Scan(&position)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, x.leaseHeld(ctx, key)
+		return nil, x.leases.Held(ctx, key)
 	case err != nil:
 		return nil, fmt.Errorf("evento: acquire lease %s: %w", key, err)
 	}
@@ -74,114 +74,49 @@ func (x *Executor) AcquireLease(ctx context.Context, key, owner string, ttl time
 	return l, nil
 }
 
-// leaseHeld reports who holds the lease AcquireLease could not take.
-func (x *Executor) leaseHeld(ctx context.Context, key string) error {
-	var (
-		holder    sql.NullString
-		expiresAt int64
-	)
-	if err := x.db.QueryRowContext(ctx, x.stmt.leaseHolder, key).Scan(&holder, &expiresAt); err != nil {
-		return fmt.Errorf("%w: %s", evento.ErrLeaseHeld, key)
-	}
-	return fmt.Errorf("%w: %s is held by %s until %s", evento.ErrLeaseHeld, key, holder.String,
-		time.UnixMicro(expiresAt).UTC().Format(time.RFC3339Nano))
-}
-
 // RenewLease extends l to ttl from now and updates l.ExpiresAt. It fails
 // with an error matching evento.ErrLeaseLost when l was released or taken
 // over.
 func (x *Executor) RenewLease(ctx context.Context, l *evento.Lease, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("%w: lease ttl must be positive", evento.ErrInvalidArgument)
-	}
-	expiresAt := time.Now().Add(ttl).UnixMicro()
-	if err := x.fencedWrite(ctx, "renew", l, x.stmt.renewLease, expiresAt, l.Key, l.Owner, l.Epoch); err != nil {
-		return err
-	}
-	l.ExpiresAt = time.UnixMicro(expiresAt).UTC()
-	return nil
+	return x.leases.RenewLease(ctx, l, ttl)
 }
 
 // ReleaseLease frees l so that another worker can take it at once.
 // Releasing a lease that was already lost is not an error.
 func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
-	err := x.fencedWrite(ctx, "release", l, x.stmt.releaseLease, l.Key, l.Owner, l.Epoch)
-	if errors.Is(err, evento.ErrLeaseLost) {
-		return nil
-	}
-	return err
+	return x.leases.ReleaseLease(ctx, l)
 }
 
-// Acknowledge stores ack's cursor and lag for l's key, with the time, and
-// sets l.Cursor. It fails with an error matching evento.ErrLeaseLost, having
-// stored nothing, when l's epoch is no longer current. It does not extend
-// the lease.
+// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor. It
+// fails with an error matching evento.ErrLeaseLost, having stored nothing,
+// when l's epoch is no longer current. It does not extend the lease.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
-	err := x.fencedWrite(ctx, "acknowledge", l, x.stmt.acknowledge,
-		string(ack.Cursor), ack.Lag.Microseconds(), time.Now().UnixMicro(), l.Key, l.Owner, l.Epoch)
-	if err != nil {
-		return err
-	}
-	l.Cursor = ack.Cursor
-	return nil
-}
-
-// fencedWrite runs a write guarded by key, owner and epoch. MySQL counts
-// changed rows, not matched ones, so a write that matched but set the
-// values already stored changes none; only when the (key, owner, epoch)
-// row is gone is the lease lost.
-func (x *Executor) fencedWrite(ctx context.Context, op string, l *evento.Lease, query string, args ...any) error {
-	res, err := x.db.ExecContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("evento: %s lease %s: %w", op, l.Key, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("evento: %s lease %s: %w", op, l.Key, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	var one int
-	err = x.db.QueryRowContext(ctx, x.stmt.leaseIsCurrent, l.Key, l.Owner, l.Epoch).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%w: %s by %s at epoch %d", evento.ErrLeaseLost, l.Key, l.Owner, l.Epoch)
-	case err != nil:
-		return fmt.Errorf("evento: %s lease %s: %w", op, l.Key, err)
-	}
-	return nil
+	return x.leases.Acknowledge(ctx, l, ack)
 }
 
 // SubscriptionStatus returns the stored state of key, or an error matching
 // evento.ErrNotFound.
 func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
-	var (
-		st                        = &evento.SubscriptionStatus{Key: key}
-		owner                     sql.NullString
-		position                  []byte
-		expiresAt, lag, updatedAt int64
-	)
-	err := x.db.QueryRowContext(ctx, x.stmt.subscriptionStatus, key).
-		Scan(&owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
-	case err != nil:
-		return nil, fmt.Errorf("evento: subscription status %s: %w", key, err)
-	}
-	st.Owner = owner.String
-	st.Cursor = cursor.Value(position)
-	st.Lag = time.Duration(lag) * time.Microsecond
-	st.ExpiresAt = unixMicroOrZero(expiresAt)
-	st.UpdatedAt = unixMicroOrZero(updatedAt)
-	return st, nil
+	return x.leases.SubscriptionStatus(ctx, key)
 }
 
-// unixMicroOrZero converts a stored time, where 0 means none.
-func unixMicroOrZero(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
+// fenced runs a write guarded by key, owner and epoch. MySQL counts changed
+// rows, not matched ones, so a write that matched but set the values
+// already stored changes none; only when the (key, owner, epoch) row is
+// gone is the lease lost.
+func (x *Executor) fenced(ctx context.Context, l *evento.Lease, query string, args ...any) (bool, error) {
+	res, err := x.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
 	}
-	return time.UnixMicro(us).UTC()
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err == nil, err
+	}
+	var one int
+	err = x.db.QueryRowContext(ctx, x.stmt.leaseIsCurrent, l.Key, l.Owner, l.Epoch).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -1,6 +1,10 @@
 package mysql
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/eventogo/evento/internal/sqlstore"
+)
 
 // eventInsertColumns are the columns of one inserted event row, in the
 // order insertEventRows binds them.
@@ -34,15 +38,11 @@ type statements struct {
 	loadSnapshot string
 	saveSnapshot string
 
-	claimLease         string
-	createLease        string
-	leaseCursor        string
-	leaseHolder        string
-	renewLease         string
-	releaseLease       string
-	acknowledge        string
-	leaseIsCurrent     string
-	subscriptionStatus string
+	claimLease     string
+	createLease    string
+	leaseCursor    string
+	leaseIsCurrent string
+	leases         sqlstore.LeaseStatements
 }
 
 // insertEventRow is the placeholder group of one event row.
@@ -75,16 +75,17 @@ func newStatements(t tables) statements {
 			" WHERE `key` = ? AND (owner IS NULL OR expires_at < ? OR owner = ?)",
 		createLease: "INSERT INTO " + s + " (`key`, owner, epoch, expires_at, `cursor`, `lag`, updated_at)" +
 			" VALUES (?, ?, 1, ?, '', 0, 0)",
-		leaseCursor: "SELECT `cursor` FROM " + s + " WHERE `key` = ? AND owner = ? AND epoch = ?",
-		leaseHolder: "SELECT owner, expires_at FROM " + s + " WHERE `key` = ?",
-		renewLease:  "UPDATE " + s + " SET expires_at = ? WHERE `key` = ? AND owner = ? AND epoch = ?",
-		releaseLease: "UPDATE " + s + " SET owner = NULL, expires_at = 0" +
-			" WHERE `key` = ? AND owner = ? AND epoch = ?",
-		acknowledge: "UPDATE " + s + " SET `cursor` = ?, `lag` = ?, updated_at = ?" +
-			" WHERE `key` = ? AND owner = ? AND epoch = ?",
+		leaseCursor:    "SELECT `cursor` FROM " + s + " WHERE `key` = ? AND owner = ? AND epoch = ?",
 		leaseIsCurrent: "SELECT 1 FROM " + s + " WHERE `key` = ? AND owner = ? AND epoch = ?",
-		subscriptionStatus: "SELECT owner, epoch, expires_at, `cursor`, `lag`, updated_at FROM " + s +
-			" WHERE `key` = ?",
+		leases: sqlstore.LeaseStatements{
+			Holder: "SELECT owner, expires_at FROM " + s + " WHERE `key` = ?",
+			Renew:  "UPDATE " + s + " SET expires_at = ? WHERE `key` = ? AND owner = ? AND epoch = ?",
+			Release: "UPDATE " + s + " SET owner = NULL, expires_at = 0" +
+				" WHERE `key` = ? AND owner = ? AND epoch = ?",
+			Acknowledge: "UPDATE " + s + " SET `cursor` = ?, `lag` = ?, updated_at = ?" +
+				" WHERE `key` = ? AND owner = ? AND epoch = ?",
+			Status: "SELECT owner, epoch, expires_at, `cursor`, `lag`, updated_at FROM " + s + " WHERE `key` = ?",
+		},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // The administration hooks of package evento: listing subscriptions,
@@ -49,8 +50,8 @@ func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionSta
 		st.Owner = owner.String
 		st.Cursor = cursor.Value(position)
 		st.Lag = time.Duration(lag) * time.Microsecond
-		st.ExpiresAt = unixMicroOrZero(expiresAt)
-		st.UpdatedAt = unixMicroOrZero(updatedAt)
+		st.ExpiresAt = sqlstore.UnixMicroOrZero(expiresAt)
+		st.UpdatedAt = sqlstore.UnixMicroOrZero(updatedAt)
 		out = append(out, &st)
 	}
 	if err := rows.Err(); err != nil {

@@ -23,6 +23,7 @@ type Executor struct {
 	ownsDB bool
 	tables tables
 	stmt   statements
+	leases sqlstore.Leases
 	events sqlstore.EventReader
 	// writer admits one write at a time from this process; a channel
 	// rather than a mutex so that waiting for it honours the context.
@@ -104,13 +105,15 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 	if err := migrate(ctx, db, t); err != nil {
 		return nil, err
 	}
-	return &Executor{
+	x := &Executor{
 		db:     db,
 		tables: t,
 		stmt:   newStatements(t),
 		events: sqlstore.NewEventReader(dialect, t.events),
 		writer: make(chan struct{}, 1),
-	}, nil
+	}
+	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Fenced: x.fenced}
+	return x, nil
 }
 
 // Close closes the database if [Open] opened it; a database passed to [New]

@@ -39,7 +39,7 @@ func (x *Executor) AcquireLease(ctx context.Context, key, owner string, ttl time
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, x.leaseHeld(ctx, key)
+		return nil, x.leases.Held(ctx, key)
 	case err != nil:
 		return nil, fmt.Errorf("evento: acquire lease %s: %w", key, err)
 	}
@@ -48,108 +48,43 @@ func (x *Executor) AcquireLease(ctx context.Context, key, owner string, ttl time
 	return l, nil
 }
 
-// leaseHeld reports who holds the lease AcquireLease could not take.
-func (x *Executor) leaseHeld(ctx context.Context, key string) error {
-	var (
-		holder    sql.NullString
-		expiresAt int64
-	)
-	if err := x.db.QueryRowContext(ctx, x.stmt.leaseHolder, key).Scan(&holder, &expiresAt); err != nil {
-		return fmt.Errorf("%w: %s", evento.ErrLeaseHeld, key)
-	}
-	return fmt.Errorf("%w: %s is held by %s until %s", evento.ErrLeaseHeld, key, holder.String,
-		time.UnixMicro(expiresAt).UTC().Format(time.RFC3339Nano))
-}
-
 // RenewLease extends l to ttl from now and updates l.ExpiresAt. It fails
 // with an error matching evento.ErrLeaseLost when l was released or taken
 // over.
 func (x *Executor) RenewLease(ctx context.Context, l *evento.Lease, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("%w: lease ttl must be positive", evento.ErrInvalidArgument)
-	}
-	expiresAt := time.Now().Add(ttl).UnixMicro()
-	if err := x.fencedWrite(ctx, "renew", l, x.stmt.renewLease, expiresAt, l.Key, l.Owner, l.Epoch); err != nil {
-		return err
-	}
-	l.ExpiresAt = time.UnixMicro(expiresAt).UTC()
-	return nil
+	return x.leases.RenewLease(ctx, l, ttl)
 }
 
 // ReleaseLease frees l so that another worker can take it at once.
 // Releasing a lease that was already lost is not an error.
 func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
-	err := x.fencedWrite(ctx, "release", l, x.stmt.releaseLease, l.Key, l.Owner, l.Epoch)
-	if errors.Is(err, evento.ErrLeaseLost) {
-		return nil
-	}
-	return err
+	return x.leases.ReleaseLease(ctx, l)
 }
 
-// Acknowledge stores ack's cursor and lag for l's key, with the time, and
-// sets l.Cursor. It fails with an error matching evento.ErrLeaseLost, having
-// stored nothing, when l's epoch is no longer current. It does not extend
-// the lease.
+// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor. It
+// fails with an error matching evento.ErrLeaseLost, having stored nothing,
+// when l's epoch is no longer current. It does not extend the lease.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
-	err := x.fencedWrite(ctx, "acknowledge", l, x.stmt.acknowledge,
-		string(ack.Cursor), ack.Lag.Microseconds(), time.Now().UnixMicro(), l.Key, l.Owner, l.Epoch)
-	if err != nil {
-		return err
-	}
-	l.Cursor = ack.Cursor
-	return nil
+	return x.leases.Acknowledge(ctx, l, ack)
 }
 
-// fencedWrite runs a write guarded by key, owner and epoch; no row changed
-// means the lease is lost.
-func (x *Executor) fencedWrite(ctx context.Context, op string, l *evento.Lease, query string, args ...any) error {
+// SubscriptionStatus returns the stored state of key, or an error matching
+// evento.ErrNotFound.
+func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
+	return x.leases.SubscriptionStatus(ctx, key)
+}
+
+// fenced runs a write guarded by key, owner and epoch, behind the writer
+// lock; SQLite counts matched rows, so none means the lease is lost.
+func (x *Executor) fenced(ctx context.Context, _ *evento.Lease, query string, args ...any) (bool, error) {
 	var res sql.Result
 	err := x.writeOne(ctx, func() (err error) {
 		res, err = x.db.ExecContext(ctx, query, args...)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("evento: %s lease %s: %w", op, l.Key, err)
+		return false, err
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("evento: %s lease %s: %w", op, l.Key, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: %s by %s at epoch %d", evento.ErrLeaseLost, l.Key, l.Owner, l.Epoch)
-	}
-	return nil
-}
-
-// SubscriptionStatus returns the stored state of key, or an error matching
-// evento.ErrNotFound.
-func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
-	var (
-		st                        = &evento.SubscriptionStatus{Key: key}
-		owner                     sql.NullString
-		position                  string
-		expiresAt, lag, updatedAt int64
-	)
-	err := x.db.QueryRowContext(ctx, x.stmt.subscriptionStatus, key).
-		Scan(&owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
-	case err != nil:
-		return nil, fmt.Errorf("evento: subscription status %s: %w", key, err)
-	}
-	st.Owner = owner.String
-	st.Cursor = cursor.Value(position)
-	st.Lag = time.Duration(lag) * time.Microsecond
-	st.ExpiresAt = unixMicroOrZero(expiresAt)
-	st.UpdatedAt = unixMicroOrZero(updatedAt)
-	return st, nil
-}
-
-// unixMicroOrZero converts a stored time, where 0 means none.
-func unixMicroOrZero(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
+	return n > 0, err
 }

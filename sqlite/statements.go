@@ -1,5 +1,7 @@
 package sqlite
 
+import "github.com/eventogo/evento/internal/sqlstore"
+
 // statements holds every fixed SQL statement of the executor, built once
 // from the quoted table names. Only Read builds SQL per call (its WHERE
 // clause follows the query's shape), and only from placeholders.
@@ -16,12 +18,8 @@ type statements struct {
 	loadSnapshot string
 	saveSnapshot string
 
-	acquireLease       string
-	leaseHolder        string
-	renewLease         string
-	releaseLease       string
-	acknowledge        string
-	subscriptionStatus string
+	acquireLease string
+	leases       sqlstore.LeaseStatements
 }
 
 func newStatements(t tables) statements {
@@ -52,13 +50,14 @@ func newStatements(t tables) statements {
 			` expires_at = excluded.expires_at` +
 			` WHERE ` + s + `.owner IS NULL OR ` + s + `.expires_at < ?4 OR ` + s + `.owner = excluded.owner` +
 			` RETURNING epoch, cursor, expires_at`,
-		leaseHolder: `SELECT owner, expires_at FROM ` + s + ` WHERE "key" = ?`,
-		renewLease:  `UPDATE ` + s + ` SET expires_at = ? WHERE "key" = ? AND owner = ? AND epoch = ?`,
-		releaseLease: `UPDATE ` + s + ` SET owner = NULL, expires_at = 0` +
-			` WHERE "key" = ? AND owner = ? AND epoch = ?`,
-		acknowledge: `UPDATE ` + s + ` SET cursor = ?, lag = ?, updated_at = ?` +
-			` WHERE "key" = ? AND owner = ? AND epoch = ?`,
-		subscriptionStatus: `SELECT owner, epoch, expires_at, cursor, lag, updated_at FROM ` + s +
-			` WHERE "key" = ?`,
+		leases: sqlstore.LeaseStatements{
+			Holder: `SELECT owner, expires_at FROM ` + s + ` WHERE "key" = ?`,
+			Renew:  `UPDATE ` + s + ` SET expires_at = ? WHERE "key" = ? AND owner = ? AND epoch = ?`,
+			Release: `UPDATE ` + s + ` SET owner = NULL, expires_at = 0` +
+				` WHERE "key" = ? AND owner = ? AND epoch = ?`,
+			Acknowledge: `UPDATE ` + s + ` SET cursor = ?, lag = ?, updated_at = ?` +
+				` WHERE "key" = ? AND owner = ? AND epoch = ?`,
+			Status: `SELECT owner, epoch, expires_at, cursor, lag, updated_at FROM ` + s + ` WHERE "key" = ?`,
+		},
 	}
 }
