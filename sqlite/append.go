@@ -9,7 +9,6 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
-	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -30,23 +29,21 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
 	}
 	defer x.unlockWriter()
-	conn, err := x.db.Conn(ctx)
+	wc, err := x.writerConn(ctx)
 	if err != nil {
 		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
 	}
-	defer conn.Close()
-
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		sqlstore.Rollback(ctx, conn)
+	if _, err := wc.begin.ExecContext(ctx); err != nil {
+		x.rollback(ctx)
 		return fmt.Errorf("evento: append to %s/%s: begin: %w", c.AggregateType, c.AggregateID, err)
 	}
-	w, err := x.write(ctx, conn, c)
+	w, err := x.write(ctx, wc, c)
 	if err != nil {
-		sqlstore.Rollback(ctx, conn)
+		x.rollback(ctx)
 		return err
 	}
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-		sqlstore.Rollback(ctx, conn)
+	if _, err := wc.commit.ExecContext(context.WithoutCancel(ctx)); err != nil {
+		x.rollback(ctx)
 		return fmt.Errorf("evento: append to %s/%s: commit: %w", c.AggregateType, c.AggregateID, err)
 	}
 	for i, e := range c.Events {
@@ -68,12 +65,12 @@ type written struct {
 
 // write checks the aggregate's version and inserts the events, inside the
 // open transaction.
-func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit) (written, error) {
+func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit) (written, error) {
 	var (
 		current    int64
 		routingKey sql.NullString
 	)
-	err := conn.QueryRowContext(ctx, x.stmt.aggregateState, c.AggregateType, c.AggregateID).Scan(&current, &routingKey)
+	err := wc.state.QueryRowContext(ctx, c.AggregateType, c.AggregateID).Scan(&current, &routingKey)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
@@ -81,14 +78,9 @@ func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit) 
 		return written{}, fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
 	}
 	if current != c.ExpectedVersion {
-		return written{}, x.versionConflict(ctx, conn, c, current)
+		return written{}, x.versionConflict(ctx, wc.conn, c, current)
 	}
 
-	stmt, err := conn.PrepareContext(ctx, x.stmt.insertEvent)
-	if err != nil {
-		return written{}, fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
-	}
-	defer stmt.Close()
 	w := written{
 		routingKey: routingKey.String,
 		positions:  make([]int64, len(c.Events)),
@@ -104,11 +96,11 @@ func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit) 
 		if !e.Timestamp.IsZero() {
 			w.timestamps[i] = e.Timestamp.UnixMicro()
 		}
-		res, err := stmt.ExecContext(ctx, e.ID[:], c.AggregateType, c.AggregateID, e.Version, e.Name,
+		res, err := wc.event.ExecContext(ctx, e.ID[:], c.AggregateType, c.AggregateID, e.Version, e.Name,
 			routingKey, e.Data, metadata, w.timestamps[i])
 		if err != nil {
 			if isUniqueViolation(err) {
-				return written{}, x.uniqueViolation(ctx, conn, c, i)
+				return written{}, x.uniqueViolation(ctx, wc.conn, c, i)
 			}
 			return written{}, fmt.Errorf("evento: append to %s/%s: insert version %d: %w",
 				c.AggregateType, c.AggregateID, e.Version, err)

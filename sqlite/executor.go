@@ -24,6 +24,8 @@ type Executor struct {
 	tables tables
 	stmt   statements
 	leases sqlstore.Leases
+	// w is the append connection; only the writer lock's holder uses it.
+	w      *writer
 	events sqlstore.EventReader
 	// writer admits one write at a time from this process; a channel
 	// rather than a mutex so that waiting for it honours the context.
@@ -119,6 +121,9 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 // Close closes the database if [Open] opened it; a database passed to [New]
 // stays open.
 func (x *Executor) Close() error {
+	x.writer <- struct{}{}
+	x.dropWriter()
+	<-x.writer
 	if !x.ownsDB {
 		return nil
 	}

@@ -16,12 +16,15 @@ const rollbackTimeout = 10 * time.Second
 // append must still roll back. database/sql does not know about such a
 // transaction, so when the ROLLBACK fails the connection is discarded
 // rather than returned to the pool with a transaction possibly still open.
-func Rollback(ctx context.Context, conn *sql.Conn) {
+// It reports whether the ROLLBACK succeeded.
+func Rollback(ctx context.Context, conn *sql.Conn) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		discard(conn)
+		return false
 	}
+	return true
 }
 
 // discard closes conn and tells the pool not to reuse its driver

@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/eventogo/evento/internal/sqlstore"
+)
+
+// writer is the connection appends run on, with their statements prepared
+// once: SQLite would otherwise parse every statement of every append again.
+// Only the holder of the writer lock touches it; it is opened at the first
+// append and replaced when a failure may have left it in a transaction.
+type writer struct {
+	conn                        *sql.Conn
+	begin, commit, state, event *sql.Stmt
+}
+
+// writerConn returns the append connection, opening it if needed. The
+// caller holds the writer lock.
+func (x *Executor) writerConn(ctx context.Context) (*writer, error) {
+	if x.w != nil {
+		return x.w, nil
+	}
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{conn: conn}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"},
+		{&w.commit, "COMMIT"},
+		{&w.state, x.stmt.aggregateState},
+		{&w.event, x.stmt.insertEvent},
+	} {
+		if *p.stmt, err = conn.PrepareContext(ctx, p.query); err != nil {
+			w.close()
+			return nil, fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+	}
+	x.w = w
+	return w, nil
+}
+
+// rollback ends the append transaction whatever happened to ctx. When the
+// ROLLBACK fails the connection may still be inside a transaction, so it is
+// discarded and the next append opens a new one. The caller holds the
+// writer lock.
+func (x *Executor) rollback(ctx context.Context) {
+	if x.w != nil && !sqlstore.Rollback(ctx, x.w.conn) {
+		x.dropWriter()
+	}
+}
+
+// dropWriter closes the append connection. The caller holds the writer lock.
+func (x *Executor) dropWriter() {
+	if x.w != nil {
+		x.w.close()
+		x.w = nil
+	}
+}
+
+func (w *writer) close() {
+	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	w.conn.Close()
+}
