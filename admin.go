@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/eventogo/evento/cursor"
@@ -42,6 +44,28 @@ type Stats struct {
 	// database pages of SQLite, the disk space of a Pebble database); -1
 	// when the engine cannot tell.
 	Size int64
+}
+
+// AddName records n events named name of aggregate type typ. Calls must
+// come in (type, name) order, as a store's GROUP BY ... ORDER BY returns
+// them: a new type starts a new entry.
+func (s *Stats) AddName(typ, name string, n int64) {
+	if len(s.Types) == 0 || s.Types[len(s.Types)-1].AggregateType != typ {
+		s.Types = append(s.Types, TypeStats{AggregateType: typ})
+	}
+	t := &s.Types[len(s.Types)-1]
+	t.Names = append(t.Names, NameStats{Name: name, Events: n})
+	t.Events += n
+}
+
+// SetAggregates records that aggregate type typ has n aggregates. A type
+// that AddName never saw is ignored.
+func (s *Stats) SetAggregates(typ string, n int64) {
+	if i, ok := slices.BinarySearchFunc(s.Types, typ, func(t TypeStats, typ string) int {
+		return strings.Compare(t.AggregateType, typ)
+	}); ok {
+		s.Types[i].Aggregates = n
+	}
 }
 
 // TypeStats counts the events and aggregates of one aggregate type.

@@ -177,3 +177,23 @@ func TestAdminTablePrefix(t *testing.T) {
 		t.Errorf("CountAfter = %d, %v; want 1", n, err)
 	}
 }
+
+func TestStatsAddNameAndSetAggregates(t *testing.T) {
+	var st evento.Stats
+	st.AddName("a", "X", 2)
+	st.AddName("a", "Y", 3)
+	st.AddName("b", "X", 1)
+	st.SetAggregates("b", 1)
+	st.SetAggregates("a", 4)
+	st.SetAggregates("missing", 9)
+	if len(st.Types) != 2 {
+		t.Fatalf("types = %+v", st.Types)
+	}
+	a, b := st.Types[0], st.Types[1]
+	if a.AggregateType != "a" || a.Events != 5 || a.Aggregates != 4 || len(a.Names) != 2 || a.Names[1] != (evento.NameStats{Name: "Y", Events: 3}) {
+		t.Errorf("type a = %+v", a)
+	}
+	if b.AggregateType != "b" || b.Events != 1 || b.Aggregates != 1 || len(b.Names) != 1 {
+		t.Errorf("type b = %+v", b)
+	}
+}

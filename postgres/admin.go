@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/eventogo/evento"
@@ -78,19 +76,13 @@ func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 	defer names.Close()
 	for names.Next() {
 		var (
-			typ string
-			ns  evento.NameStats
+			typ, name string
+			n         int64
 		)
-		if err := names.Scan(&typ, &ns.Name, &ns.Events); err != nil {
+		if err := names.Scan(&typ, &name, &n); err != nil {
 			return nil, fmt.Errorf("evento: stats: %w", err)
 		}
-		// Rows come sorted by type: a new type starts a new entry.
-		if len(st.Types) == 0 || st.Types[len(st.Types)-1].AggregateType != typ {
-			st.Types = append(st.Types, evento.TypeStats{AggregateType: typ})
-		}
-		ts := &st.Types[len(st.Types)-1]
-		ts.Names = append(ts.Names, ns)
-		ts.Events += ns.Events
+		st.AddName(typ, name, n)
 	}
 	if err := names.Err(); err != nil {
 		return nil, fmt.Errorf("evento: stats: %w", err)
@@ -109,11 +101,7 @@ func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 		if err := aggregates.Scan(&typ, &count); err != nil {
 			return nil, fmt.Errorf("evento: stats: %w", err)
 		}
-		if i, ok := slices.BinarySearchFunc(st.Types, typ, func(ts evento.TypeStats, typ string) int {
-			return strings.Compare(ts.AggregateType, typ)
-		}); ok {
-			st.Types[i].Aggregates = count
-		}
+		st.SetAggregates(typ, count)
 	}
 	if err := aggregates.Err(); err != nil {
 		return nil, fmt.Errorf("evento: stats: %w", err)

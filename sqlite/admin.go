@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/eventogo/evento"
@@ -75,19 +73,13 @@ func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 	defer names.Close()
 	for names.Next() {
 		var (
-			typ string
-			n   evento.NameStats
+			typ, name string
+			n         int64
 		)
-		if err := names.Scan(&typ, &n.Name, &n.Events); err != nil {
+		if err := names.Scan(&typ, &name, &n); err != nil {
 			return nil, fmt.Errorf("evento: stats: %w", err)
 		}
-		// Rows come sorted by type: a new type starts a new entry.
-		if len(st.Types) == 0 || st.Types[len(st.Types)-1].AggregateType != typ {
-			st.Types = append(st.Types, evento.TypeStats{AggregateType: typ})
-		}
-		ts := &st.Types[len(st.Types)-1]
-		ts.Names = append(ts.Names, n)
-		ts.Events += n.Events
+		st.AddName(typ, name, n)
 	}
 	if err := names.Err(); err != nil {
 		return nil, fmt.Errorf("evento: stats: %w", err)
@@ -106,11 +98,7 @@ func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 		if err := aggregates.Scan(&typ, &n); err != nil {
 			return nil, fmt.Errorf("evento: stats: %w", err)
 		}
-		if i, ok := slices.BinarySearchFunc(st.Types, typ, func(ts evento.TypeStats, typ string) int {
-			return strings.Compare(ts.AggregateType, typ)
-		}); ok {
-			st.Types[i].Aggregates = n
-		}
+		st.SetAggregates(typ, n)
 	}
 	if err := aggregates.Err(); err != nil {
 		return nil, fmt.Errorf("evento: stats: %w", err)
