@@ -4,9 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/eventogo/evento/internal/sqlstore"
 )
+
+// rollbackTimeout bounds a ROLLBACK that runs after the caller's context was
+// cancelled.
+const rollbackTimeout = 10 * time.Second
 
 // writer is the connection appends run on, with their statements prepared
 // once: SQLite would otherwise parse every statement of every append again.
@@ -51,12 +56,20 @@ func (x *Executor) writerConn(ctx context.Context) (*writer, error) {
 // discarded and the next append opens a new one. The caller holds the
 // writer lock.
 func (x *Executor) rollback(ctx context.Context) {
-	if x.w != nil && !sqlstore.Rollback(ctx, x.w.conn) {
-		x.dropWriter()
+	if x.w == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if _, err := x.w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		x.w.closeStatements()
+		sqlstore.Discard(x.w.conn)
+		x.w = nil
 	}
 }
 
-// dropWriter closes the append connection. The caller holds the writer lock.
+// dropWriter closes the append connection, giving it back to the pool. The
+// caller holds the writer lock.
 func (x *Executor) dropWriter() {
 	if x.w != nil {
 		x.w.close()
@@ -64,11 +77,17 @@ func (x *Executor) dropWriter() {
 	}
 }
 
+// close finalizes the statements, while the connection is still open, and
+// then gives the connection back.
 func (w *writer) close() {
+	w.closeStatements()
+	w.conn.Close()
+}
+
+func (w *writer) closeStatements() {
 	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	w.conn.Close()
 }

@@ -16,20 +16,17 @@ const rollbackTimeout = 10 * time.Second
 // append must still roll back. database/sql does not know about such a
 // transaction, so when the ROLLBACK fails the connection is discarded
 // rather than returned to the pool with a transaction possibly still open.
-// It reports whether the ROLLBACK succeeded.
-func Rollback(ctx context.Context, conn *sql.Conn) bool {
+func Rollback(ctx context.Context, conn *sql.Conn) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		discard(conn)
-		return false
+		Discard(conn)
 	}
-	return true
 }
 
-// discard closes conn and tells the pool not to reuse its driver
-// connection.
-func discard(conn *sql.Conn) {
+// Discard closes conn and tells the pool not to reuse its driver
+// connection. Close any statement prepared on conn first.
+func Discard(conn *sql.Conn) {
 	// database/sql drops a driver connection when Raw's function returns
 	// driver.ErrBadConn; the error itself is the expected signal.
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })

@@ -60,6 +60,6 @@ func release(ctx context.Context, conn *sql.Conn, lock SessionLock) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	if _, err := conn.ExecContext(ctx, lock.Release, lock.Args...); err != nil {
-		discard(conn)
+		Discard(conn)
 	}
 }
