@@ -214,6 +214,30 @@ type Ack struct {
 	// Lag is how far behind the newest event the worker was when it
 	// acknowledged (now minus the last processed event's timestamp).
 	Lag time.Duration
+	// Error, when set, replaces the subscription's last error; the executor
+	// records it with the acknowledgement's own time, which both its At and
+	// the status's UpdatedAt then read. When nil the stored last error is
+	// left as it is.
+	Error *SubscriptionError
+	// Park holds events to add to the subscription's dead letters, written
+	// atomically with the cursor: all or none, and none when the lease is
+	// lost. Parking an event already parked under the key replaces it.
+	// Only executors that implement DeadLetterStore accept it; others fail
+	// with ErrUnsupported when Park is not empty.
+	Park []*DeadLetter
+}
+
+// SubscriptionError is a handler failure a subscription recorded.
+type SubscriptionError struct {
+	// EventID is the id of the event whose handler failed.
+	EventID string
+	// Message is the handler's error.
+	Message string
+	// At is when the failure was recorded.
+	At time.Time
+	// Fatal says the failure stopped the subscription; otherwise the event
+	// was parked or passed over and processing went on.
+	Fatal bool
 }
 
 // SubscriptionStatus is the stored state of a subscription key.
@@ -233,4 +257,14 @@ type SubscriptionStatus struct {
 	Lag time.Duration
 	// UpdatedAt is when the cursor was last acknowledged.
 	UpdatedAt time.Time
+	// LastError is the last handler failure recorded, or nil.
+	LastError *SubscriptionError
+}
+
+// Stopped reports whether the subscription stopped on a handler failure:
+// its last acknowledgement recorded a fatal error, and no worker holds the
+// lease at now.
+func (s *SubscriptionStatus) Stopped(now time.Time) bool {
+	return s.LastError != nil && s.LastError.Fatal && !s.LastError.At.Before(s.UpdatedAt) &&
+		(s.Owner == "" || !now.Before(s.ExpiresAt))
 }
