@@ -2,7 +2,11 @@ package evento
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/eventogo/evento/cursor"
 )
 
 // DeadLetter is an event a subscription parked: its handler still failed
@@ -63,4 +67,184 @@ func ContextWithTx(ctx context.Context, tx any) context.Context {
 func TxFrom[T any](ctx context.Context) (T, bool) {
 	tx, ok := ctx.Value(txKey{}).(T)
 	return tx, ok
+}
+
+// innermost returns the executor that keeps leases and acknowledgements
+// for exec: the write store of an Rw, the first member of a Group.
+func innermost(exec Executor) Executor {
+	for {
+		switch x := exec.(type) {
+		case *Rw:
+			exec = x.write
+		case *Group:
+			exec = x.members[0]
+		default:
+			return exec
+		}
+	}
+}
+
+// DeadLetters lists the write store's parked events.
+func (r *Rw) DeadLetters(ctx context.Context, key string, limit int) ([]*DeadLetter, error) {
+	return deadLetters(ctx, r.write, key, limit)
+}
+
+// DeleteDeadLetter deletes a parked event from the write store.
+func (r *Rw) DeleteDeadLetter(ctx context.Context, key, eventID string) error {
+	return deleteDeadLetter(ctx, r.write, key, eventID)
+}
+
+// AcknowledgeTx acknowledges in a transaction of the write store.
+func (r *Rw) AcknowledgeTx(ctx context.Context, l *Lease, ack Ack, fn func(context.Context) error) error {
+	return acknowledgeTx(ctx, r.write, l, ack, fn)
+}
+
+// DeadLetters lists the first member's parked events.
+func (g *Group) DeadLetters(ctx context.Context, key string, limit int) ([]*DeadLetter, error) {
+	return deadLetters(ctx, g.members[0], key, limit)
+}
+
+// DeleteDeadLetter deletes a parked event from the first member.
+func (g *Group) DeleteDeadLetter(ctx context.Context, key, eventID string) error {
+	return deleteDeadLetter(ctx, g.members[0], key, eventID)
+}
+
+// AcknowledgeTx acknowledges in a transaction of the first member.
+func (g *Group) AcknowledgeTx(ctx context.Context, l *Lease, ack Ack, fn func(context.Context) error) error {
+	return acknowledgeTx(ctx, g.members[0], l, ack, fn)
+}
+
+func deadLetters(ctx context.Context, exec Executor, key string, limit int) ([]*DeadLetter, error) {
+	d, ok := exec.(DeadLetterStore)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T keeps no dead letters", ErrUnsupported, exec)
+	}
+	return d.DeadLetters(ctx, key, limit)
+}
+
+func deleteDeadLetter(ctx context.Context, exec Executor, key, eventID string) error {
+	d, ok := exec.(DeadLetterStore)
+	if !ok {
+		return fmt.Errorf("%w: %T keeps no dead letters", ErrUnsupported, exec)
+	}
+	return d.DeleteDeadLetter(ctx, key, eventID)
+}
+
+func acknowledgeTx(ctx context.Context, exec Executor, l *Lease, ack Ack, fn func(context.Context) error) error {
+	t, ok := exec.(TxAcknowledger)
+	if !ok {
+		return fmt.Errorf("%w: %T has no transactions", ErrUnsupported, exec)
+	}
+	return t.AcknowledgeTx(ctx, l, ack, fn)
+}
+
+// ParkedEvent is a decoded dead letter.
+type ParkedEvent struct {
+	// Event is the parked event.
+	*Event
+	// Error is the handler's last error when the event was parked.
+	Error string
+	// ParkedAt is when it was parked.
+	ParkedAt time.Time
+}
+
+// ParkedEvents returns up to limit (1..10,000) events that subscription key
+// parked, oldest first. It fails with ErrUnsupported when the store keeps
+// no dead letters.
+func ParkedEvents(ctx context.Context, st *Store, key string, limit int) ([]*ParkedEvent, error) {
+	if err := checkName("subscription key", key); err != nil {
+		return nil, err
+	}
+	letters, err := deadLetters(ctx, innermost(st.exec), key, limit)
+	if err != nil {
+		return nil, fmt.Errorf("evento: parked events of %s: %w", key, err)
+	}
+	out := make([]*ParkedEvent, len(letters))
+	for i, dl := range letters {
+		e := new(Event)
+		if err := e.UnmarshalBinary(dl.Event); err != nil {
+			return nil, fmt.Errorf("evento: parked event %s of %s: %w", dl.EventID, key, err)
+		}
+		out[i] = &ParkedEvent{Event: e, Error: dl.Error, ParkedAt: dl.ParkedAt}
+	}
+	return out, nil
+}
+
+// Replay runs the subscription's handlers again on its parked events,
+// oldest first, with its retries, and removes each event whose handler now
+// succeeds. Events that still fail stay parked. It returns how many events
+// it removed, and the failures joined (each a *HandlerError).
+//
+// Replay does not take the subscription's lease: it may run while a worker
+// processes new events, and a parked event is by nature handled out of
+// order. Fix the handler (or the data it depends on) first.
+func (s *Subscription) Replay(ctx context.Context, st *Store) (int, error) {
+	if err := s.validate(); err != nil {
+		return 0, err
+	}
+	store := innermost(st.exec)
+	r := s.newRun(st)
+	// Page by what is left: removed events drop out, and failed ones are
+	// remembered so that the next page skips them.
+	var (
+		replayed int
+		failures []error
+		failed   = make(map[string]bool)
+	)
+	for {
+		// A store lists at most maxParkedCount at a time, so Replay gives
+		// up on the rest once that many have failed in one call.
+		limit := min(len(failed)+cursor.MaxLimit, maxParkedCount)
+		letters, err := deadLetters(ctx, store, s.key, limit)
+		if err != nil {
+			return replayed, errors.Join(append(failures, fmt.Errorf("evento: replay %s: %w", s.key, err))...)
+		}
+		progress := false
+		for _, dl := range letters {
+			if failed[dl.EventID] {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return replayed, errors.Join(append(failures, err)...)
+			}
+			progress = true
+			e := new(Event)
+			if err := e.UnmarshalBinary(dl.Event); err != nil {
+				failed[dl.EventID] = true
+				failures = append(failures, fmt.Errorf("evento: replay %s: parked event %s: %w", s.key, dl.EventID, err))
+				continue
+			}
+			if err := r.replayOne(ctx, e); err != nil {
+				failed[dl.EventID] = true
+				failures = append(failures, err)
+				continue
+			}
+			if err := deleteDeadLetter(ctx, store, s.key, dl.EventID); err != nil && !errors.Is(err, ErrNotFound) {
+				return replayed, errors.Join(append(failures, fmt.Errorf("evento: replay %s: %w", s.key, err))...)
+			}
+			replayed++
+		}
+		if !progress || len(letters) < limit {
+			return replayed, errors.Join(failures...)
+		}
+	}
+}
+
+// replayOne runs the handler for a parked event with the subscription's
+// retries.
+func (r *run) replayOne(ctx context.Context, e *Event) error {
+	fn, ok, err := r.sub.d.lookup(e)
+	if err != nil {
+		return &HandlerError{Key: r.sub.key, Event: e, Err: err}
+	}
+	if !ok {
+		return nil
+	}
+	hctx, op := r.st.tel.startHandle(ctx, r.sub.key, e)
+	err = r.attempts(hctx, ctx, e, func(ctx context.Context) error { return call(ctx, r.st, e, fn) }, &op)
+	op.end(err)
+	if errors.Is(err, errInterrupted) {
+		return ctx.Err()
+	}
+	return err
 }

@@ -37,10 +37,36 @@ type Subscription struct {
 	retries       int
 	backoff       time.Duration
 	delay         time.Duration
-	acceptFailure bool
+	onFailure     failurePolicy
+	transactional bool
+	partitions    int
+	partitionKey  PartitionKey
 	leaseTTL      time.Duration
 	pollInterval  time.Duration
 }
+
+// failurePolicy says what a subscription does with an event whose handler
+// still fails after its retries.
+type failurePolicy uint8
+
+const (
+	failStop   failurePolicy = iota // stop, and deliver the event again on the next run
+	failAccept                      // log it and pass over the event
+	failPark                        // park the event as a dead letter and go on
+)
+
+// PartitionKey maps an event to the partition it is handled in: events with
+// the same key are handled one at a time, in global order. See
+// [Subscription.Parallel].
+type PartitionKey func(*Event) string
+
+// ByAggregate partitions events by aggregate (type and id): each aggregate's
+// events are handled in order, different aggregates in parallel.
+func ByAggregate(e *Event) string { return e.AggregateType + "\x00" + e.AggregateID }
+
+// ByRoutingKey partitions events by routing key: events with the same key
+// (or no key) are handled in order.
+func ByRoutingKey(e *Event) string { return e.RoutingKey }
 
 // NewSubscription returns a subscription stored under key.
 func NewSubscription(key string, handlers ...Handler) *Subscription {
@@ -113,10 +139,58 @@ func (s *Subscription) Delay(d time.Duration) *Subscription {
 }
 
 // AcceptFailure makes an event whose handler still fails after its retries
-// be logged and passed over. By default the subscription stops on it, and
-// the event is delivered again on the next run.
+// be logged, recorded as the subscription's last error, and passed over. By
+// default the subscription stops on it: the failure is recorded as fatal
+// (see [SubscriptionStatus.Stopped]) and the event is delivered again on the
+// next run. AcceptFailure and Park replace each other.
 func (s *Subscription) AcceptFailure() *Subscription {
-	s.acceptFailure = true
+	s.onFailure = failAccept
+	return s
+}
+
+// Park makes an event whose handler still fails after its retries be set
+// aside as a dead letter, with the error, in the same write that moves the
+// cursor past it; processing goes on. List parked events with
+// [DeadLetters] and run them again with [Subscription.Replay]. Park needs
+// an executor that implements DeadLetterStore; Start and Execute fail with
+// ErrUnsupported otherwise. AcceptFailure and Park replace each other.
+func (s *Subscription) Park() *Subscription {
+	s.onFailure = failPark
+	return s
+}
+
+// Transactional makes the subscription effectively-once on a SQL store:
+// each event's handler runs inside a database transaction that also stores
+// the subscription's cursor past that event, so the handler's writes and
+// the acknowledgement commit together or not at all. Reach the transaction
+// with [TxFrom] (a *sql.Tx on sqlite and mysql, a pgx.Tx on postgres) and
+// write the read model through it; writes made any other way are still
+// at-least-once. A worker that lost its lease cannot commit: its
+// transaction rolls back.
+//
+// Each event costs one transaction (one commit, so one fsync on a durable
+// store), and the lease row stays locked while the handler runs. It needs
+// an executor that implements TxAcknowledger, and cannot be combined with
+// Parallel: Start and Execute fail otherwise.
+func (s *Subscription) Transactional() *Subscription {
+	s.transactional = true
+	return s
+}
+
+// Parallel makes the subscription handle events on n goroutines, events
+// with the same partition key (by default [ByAggregate]) one at a time and
+// in global order, events of different partitions concurrently. The stored
+// cursor only moves over a gap-free prefix of finished events, so after a
+// crash no unfinished event is skipped; finished events after the first
+// unfinished one are delivered again. A handler failure that stops the
+// subscription also stops its partition at once; the other partitions
+// finish the event in hand. n of 1 is sequential processing; by nil means
+// ByAggregate.
+func (s *Subscription) Parallel(n int, by PartitionKey) *Subscription {
+	if by == nil {
+		by = ByAggregate
+	}
+	s.partitions, s.partitionKey = n, by
 	return s
 }
 
@@ -128,9 +202,13 @@ func (s *Subscription) LeaseTTL(d time.Duration) *Subscription {
 	return s
 }
 
-// PollInterval sets how often a started subscription checks for new events
-// appended by other processes, and how often a standby worker tries to take
-// the lease. Appends through the same executor wake it at once.
+// PollInterval sets the longest a started subscription waits before it
+// checks again for events appended by other processes, and how often a
+// standby worker tries to take the lease. Polling adapts: after a check
+// that found events the next one comes after a sixteenth of d, and the wait
+// doubles with every check that finds none, up to d. Appends through the
+// same executor wake it at once, and so do appends from anywhere on an
+// executor that pushes notifications (PostgreSQL's LISTEN/NOTIFY).
 func (s *Subscription) PollInterval(d time.Duration) *Subscription {
 	s.pollInterval = d
 	return s
@@ -154,6 +232,28 @@ func (s *Subscription) validate() error {
 		return fmt.Errorf("%w: lease TTL %v below 10ms", ErrInvalidArgument, s.leaseTTL)
 	case s.pollInterval <= 0:
 		return fmt.Errorf("%w: poll interval must be positive", ErrInvalidArgument)
+	case s.partitions < 0 || s.partitions > MaxPartitions:
+		return fmt.Errorf("%w: %d partitions outside 1..%d", ErrInvalidArgument, s.partitions, MaxPartitions)
+	case s.transactional && s.partitions > 1:
+		return fmt.Errorf("%w: a transactional subscription cannot run in parallel", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// MaxPartitions bounds Parallel.
+const MaxPartitions = 256
+
+// check validates s and that the executor offers what s needs.
+func (s *Subscription) check(exec Executor) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	base := innermost(exec)
+	if _, ok := base.(DeadLetterStore); s.onFailure == failPark && !ok {
+		return fmt.Errorf("%w: subscription %s parks failed events, and %T keeps no dead letters", ErrUnsupported, s.key, base)
+	}
+	if _, ok := base.(TxAcknowledger); s.transactional && !ok {
+		return fmt.Errorf("%w: subscription %s is transactional, and %T has no transactions", ErrUnsupported, s.key, base)
 	}
 	return nil
 }
@@ -182,7 +282,7 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 // failed and AcceptFailure is off; events processed before the failure stay
 // acknowledged.
 func (s *Subscription) Execute(ctx context.Context, st *Store) error {
-	if err := s.validate(); err != nil {
+	if err := s.check(st.exec); err != nil {
 		return err
 	}
 	r := s.newRun(st)
@@ -198,7 +298,7 @@ func (s *Subscription) Execute(ctx context.Context, st *Store) error {
 // can), processes events as they arrive and gives the lease back when it
 // stops. Failures to reach the store are logged and retried.
 func (s *Subscription) Start(ctx context.Context, st *Store) (*Worker, error) {
-	if err := s.validate(); err != nil {
+	if err := s.check(st.exec); err != nil {
 		return nil, err
 	}
 	stopCtx, stop := context.WithCancel(ctx)

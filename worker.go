@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventogo/evento/cursor"
 	"github.com/oklog/ulid/v2"
@@ -98,12 +99,14 @@ func (r *run) hold(ctx, stopCtx context.Context, lease *Lease, follow bool) erro
 				"subscription", r.sub.key, "error", err)
 		}
 	}()
+	wait := r.sub.pollInterval
 	for {
 		var wake <-chan struct{}
 		if follow && r.waker != nil {
 			wake = r.waker.Wake()
 		}
-		if err := r.drain(ctx, runCtx, lease); err != nil {
+		n, err := r.drain(ctx, runCtx, lease)
+		if err != nil {
 			return err
 		}
 		if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) {
@@ -118,7 +121,14 @@ func (r *run) hold(ctx, stopCtx context.Context, lease *Lease, follow bool) erro
 		if runCtx.Err() != nil {
 			return nil
 		}
-		t := time.NewTimer(r.sub.pollInterval)
+		// Adaptive polling: soon after finding events, backing off to the
+		// poll interval while there are none.
+		if n > 0 {
+			wait = max(r.sub.pollInterval/16, time.Millisecond)
+		} else {
+			wait = min(2*wait, r.sub.pollInterval)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-wake:
 		case <-t.C:
@@ -157,80 +167,156 @@ func (r *run) renew(runCtx context.Context, cancel context.CancelCauseFunc, leas
 	}
 }
 
-// drain processes pages of events after lease.Cursor until none are left or
-// runCtx ends, acknowledging once per page.
-func (r *run) drain(ctx, runCtx context.Context, lease *Lease) error {
+// drain processes the events after lease.Cursor until none are left or
+// runCtx ends, and reports how many it read.
+func (r *run) drain(ctx, runCtx context.Context, lease *Lease) (int, error) {
+	if r.sub.partitions > 1 {
+		return r.drainParallel(ctx, runCtx, lease)
+	}
+	return r.drainSequential(ctx, runCtx, lease)
+}
+
+// pending is what a worker has processed but not yet acknowledged: the
+// cursor has moved in memory (lease.Cursor) past the events it counts.
+type pending struct {
+	last   *Event             // the last event passed, for the lag
+	failed *SubscriptionError // the last failure to record
+	park   []*DeadLetter      // events to park
+	n      int                // events passed since the last acknowledgement
+}
+
+func (p *pending) any() bool { return p.last != nil || p.failed != nil || len(p.park) > 0 }
+
+// drainSequential processes pages of events one at a time, acknowledging
+// once per page.
+func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, error) {
 	// Handlers run on a context that a shutdown does not cancel, so that
 	// the event in hand is finished rather than torn.
 	hctx := context.WithoutCancel(ctx)
+	read := 0
 	for {
 		q := r.query
 		q.Args = cursor.Forward(r.sub.chunkSize, lease.Cursor)
 		page, err := r.st.exec.Read(runCtx, q)
 		if err != nil {
 			if runCtx.Err() != nil {
-				return nil
+				return read, nil
 			}
-			return fmt.Errorf("evento: subscription %s: read: %w", r.sub.key, err)
+			return read, fmt.Errorf("evento: subscription %s: read: %w", r.sub.key, err)
 		}
-		var last *Event
-		var failure error
+		read += len(page.Edges)
+		var (
+			p       pending
+			failure error
+		)
 		for _, edge := range page.Edges {
 			if runCtx.Err() != nil {
 				break
 			}
-			err := r.handle(hctx, runCtx, edge.Node)
+			err := r.handle(hctx, runCtx, lease, edge, &p)
 			if errors.Is(err, errInterrupted) {
 				break
 			}
+			if err == nil && lease.Cursor == edge.Cursor {
+				continue // a transactional handler stored it with its writes
+			}
 			if err != nil {
-				if !r.sub.acceptFailure {
-					failure = err
+				if failure = r.failed(ctx, &p, edge.Node, err); failure != nil {
 					break
 				}
-				r.st.logger.ErrorContext(ctx, "evento: subscription handler failed; event passed over",
-					"subscription", r.sub.key, "error", err)
 			}
 			lease.Cursor = edge.Cursor
-			last = edge.Node
+			p.last = edge.Node
 		}
-		if last != nil {
-			if err := r.acknowledge(ctx, lease, last); err != nil {
-				return err
+		if p.any() {
+			if err := r.acknowledge(ctx, lease, &p); err != nil {
+				return read, err
 			}
 		}
 		if failure != nil {
-			return failure
+			return read, failure
 		}
 		if runCtx.Err() != nil || !page.PageInfo.HasNextPage {
-			return nil
+			return read, nil
 		}
 	}
 }
 
-// acknowledge stores lease.Cursor, which points at last, and the lag
-// behind last. It runs on a context that a shutdown does not cancel, so
-// that a stopping worker still records what it finished.
-func (r *run) acknowledge(ctx context.Context, lease *Lease, last *Event) error {
-	lag := max(time.Since(last.Timestamp), 0)
+// failed applies the failure policy to the error err that handling e
+// returned. It returns err when processing must stop: a store failure, or a
+// handler failure the subscription does not pass over; otherwise it records
+// the failure in p and returns nil.
+func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error {
+	var he *HandlerError
+	if !errors.As(err, &he) {
+		return err
+	}
+	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(err.Error(), MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
+	p.failed = rec
+	switch r.sub.onFailure {
+	case failAccept:
+		r.st.logger.ErrorContext(ctx, "evento: subscription handler failed; event passed over",
+			"subscription", r.sub.key, "event_id", rec.EventID, "error", err)
+		return nil
+	case failPark:
+		b, merr := e.MarshalBinary()
+		if merr != nil {
+			return errors.Join(err, merr)
+		}
+		p.park = append(p.park, &DeadLetter{Key: r.sub.key, EventID: rec.EventID, Event: b, Error: rec.Message})
+		r.st.logger.ErrorContext(ctx, "evento: subscription handler failed; event parked",
+			"subscription", r.sub.key, "event_id", rec.EventID, "error", err)
+		return nil
+	}
+	return err
+}
+
+// MaxErrorLen bounds the handler error messages a subscription records.
+const MaxErrorLen = 4096
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// acknowledge stores lease.Cursor, which points past p.last, with the lag
+// behind p.last and p's failure and parked events. It runs on a context
+// that a shutdown does not cancel, so that a stopping worker still records
+// what it finished.
+func (r *run) acknowledge(ctx context.Context, lease *Lease, p *pending) error {
+	ack := Ack{Cursor: lease.Cursor, Error: p.failed, Park: p.park}
+	if p.last != nil {
+		ack.Lag = max(time.Since(p.last.Timestamp), 0)
+	}
 	actx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	err := r.st.exec.Acknowledge(actx, lease, Ack{Cursor: lease.Cursor, Lag: lag})
+	err := r.st.exec.Acknowledge(actx, lease, ack)
 	done()
 	if err != nil {
 		return fmt.Errorf("evento: subscription %s: acknowledge: %w", r.sub.key, err)
 	}
-	r.st.tel.recordLag(ctx, r.sub.key, lag)
-	if r.st.logger.Enabled(ctx, slog.LevelDebug) {
+	r.st.tel.recordLag(ctx, r.sub.key, ack.Lag)
+	if r.st.logger.Enabled(ctx, slog.LevelDebug) && p.last != nil {
 		r.st.logger.DebugContext(ctx, "evento: subscription acknowledged",
-			"subscription", r.sub.key, "position", last.Position.String(), "lag", lag)
+			"subscription", r.sub.key, "position", p.last.Position.String(), "lag", ack.Lag)
 	}
+	*p = pending{}
 	return nil
 }
 
-// handle runs the handler for e with retries. It returns a *HandlerError when
-// the handler still fails after them, and errInterrupted when the worker
-// stops while waiting to retry.
-func (r *run) handle(hctx, runCtx context.Context, e *Event) error {
+// handle runs the handler for the event of edge with retries. It returns a
+// *HandlerError when the handler still fails after them, errInterrupted
+// when the worker stops while waiting to retry, and for a transactional
+// subscription the store's error when a transaction could not commit.
+// A transactional subscription's successful handler leaves lease.Cursor
+// stored past the event.
+func (r *run) handle(hctx, runCtx context.Context, lease *Lease, edge cursor.Edge[*Event], p *pending) error {
+	e := edge.Node
 	fn, ok, err := r.sub.d.lookup(e)
 	if err != nil {
 		return &HandlerError{Key: r.sub.key, Event: e, Err: err}
@@ -238,21 +324,55 @@ func (r *run) handle(hctx, runCtx context.Context, e *Event) error {
 	if !ok {
 		return nil
 	}
+	try := func(ctx context.Context) error { return call(ctx, r.st, e, fn) }
+	if r.sub.transactional {
+		try = func(ctx context.Context) error { return r.inTx(ctx, lease, edge, p, fn) }
+	}
 	hctx, op := r.st.tel.startHandle(hctx, r.sub.key, e)
-	err = r.attempts(hctx, runCtx, e, fn, &op)
+	err = r.attempts(hctx, runCtx, e, try, &op)
 	op.end(err)
 	return err
 }
 
-// attempts calls the handler for e until it succeeds or its retries run
-// out, recording each call on op.
-func (r *run) attempts(hctx, runCtx context.Context, e *Event, fn func(context.Context, *Store, *Event) error, op *handleOp) error {
+// handlerFailed marks the handler's own error inside a transactional
+// attempt, to tell it from the store's.
+type handlerFailed struct{ err error }
+
+func (h handlerFailed) Error() string { return h.err.Error() }
+
+// inTx runs fn for edge's event in a transaction that also acknowledges
+// the cursor past it, with what p holds, and empties p when it commits. A
+// handler error comes back as handlerFailed.
+func (r *run) inTx(ctx context.Context, lease *Lease, edge cursor.Edge[*Event], p *pending, fn func(context.Context, *Store, *Event) error) error {
+	ack := Ack{Cursor: edge.Cursor, Lag: max(time.Since(edge.Node.Timestamp), 0), Error: p.failed, Park: p.park}
+	err := acknowledgeTx(ctx, r.st.exec, lease, ack, func(txCtx context.Context) error {
+		if err := call(txCtx, r.st, edge.Node, fn); err != nil {
+			return handlerFailed{err}
+		}
+		return nil
+	})
+	if err == nil {
+		*p = pending{}
+	}
+	return err
+}
+
+// attempts runs try until it succeeds or the handler's retries run out,
+// recording each call on op. An error of the store (not of the handler)
+// in a transactional attempt ends the attempts at once.
+func (r *run) attempts(hctx, runCtx context.Context, e *Event, try func(context.Context) error, op *handleOp) error {
 	for attempt := 0; ; attempt++ {
 		began := op.attempt()
-		err := call(hctx, r.st, e, fn)
+		err := try(hctx)
 		op.called(hctx, began, err)
 		if err == nil {
 			return nil
+		}
+		var hf handlerFailed
+		if errors.As(err, &hf) {
+			err = hf.err
+		} else if r.sub.transactional {
+			return fmt.Errorf("evento: subscription %s: acknowledge: %w", r.sub.key, err)
 		}
 		if attempt >= r.sub.retries {
 			return &HandlerError{Key: r.sub.key, Event: e, Err: err}

@@ -97,6 +97,7 @@ func Run(t *testing.T, newExecutor func(t *testing.T) evento.Executor, f Feature
 		{"Conflict", conflictScenarios},
 		{"Pagination", paginationScenarios},
 		{"Subscription", subscriptionScenarios},
+		{"Production", productionScenarios},
 		{"Lease", leaseScenarios},
 		{"Concurrency", concurrencyScenarios},
 		{"BadInput", badInputScenarios},

@@ -45,6 +45,7 @@ type memState struct {
 	aggs    map[[2]string]*memAggregate
 	snaps   map[evento.SnapshotKey]evento.Snapshot
 	leases  map[string]*evento.SubscriptionStatus
+	dead    map[string][]*evento.DeadLetter // by subscription key, oldest first
 	nextSeq uint64
 }
 
@@ -59,6 +60,7 @@ func newMemory() *memory {
 		aggs:   make(map[[2]string]*memAggregate),
 		snaps:  make(map[evento.SnapshotKey]evento.Snapshot),
 		leases: make(map[string]*evento.SubscriptionStatus),
+		dead:   make(map[string][]*evento.DeadLetter),
 	}}
 }
 
@@ -241,7 +243,82 @@ func (m *memory) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ac
 	if err != nil {
 		return err
 	}
-	st.Cursor, st.Lag, st.UpdatedAt = ack.Cursor, ack.Lag, time.Now()
+	s.apply(st, l, ack)
+	return nil
+}
+
+// apply stores ack on the lease row st; the caller holds mu.
+func (s *memState) apply(st *evento.SubscriptionStatus, l *evento.Lease, ack evento.Ack) {
+	now := time.Now()
+	st.Cursor, st.Lag, st.UpdatedAt = ack.Cursor, ack.Lag, now
+	if ack.Error != nil {
+		e := *ack.Error
+		e.At = now
+		st.LastError = &e
+	}
+	for _, dl := range ack.Park {
+		c := *dl
+		c.Key, c.ParkedAt = l.Key, now
+		s.dead[l.Key] = slices.DeleteFunc(s.dead[l.Key], func(d *evento.DeadLetter) bool { return d.EventID == c.EventID })
+		s.dead[l.Key] = append(s.dead[l.Key], &c)
+	}
+	l.Cursor = ack.Cursor
+}
+
+func (m *memory) DeadLetters(ctx context.Context, key string, limit int) ([]*evento.DeadLetter, error) {
+	s := m.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit < 1 || limit > 10000 {
+		return nil, evento.ErrInvalidArgument
+	}
+	var out []*evento.DeadLetter
+	for _, d := range s.dead[key] {
+		if len(out) == limit {
+			break
+		}
+		c := *d
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+func (m *memory) DeleteDeadLetter(ctx context.Context, key, eventID string) error {
+	s := m.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.dead[key])
+	s.dead[key] = slices.DeleteFunc(s.dead[key], func(d *evento.DeadLetter) bool { return d.EventID == eventID })
+	if len(s.dead[key]) == n {
+		return evento.ErrNotFound
+	}
+	return nil
+}
+
+// memTx is the transaction memory hands to transactional handlers.
+type memTx struct{}
+
+// AcknowledgeTx checks the fence, runs fn outside the lock (fn may read the
+// store), and applies ack only when fn succeeded and the lease is still
+// current.
+func (m *memory) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.Ack, fn func(context.Context) error) error {
+	s := m.state
+	s.mu.Lock()
+	_, err := s.current(l)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := fn(evento.ContextWithTx(ctx, memTx{})); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.current(l)
+	if err != nil {
+		return err
+	}
+	s.apply(st, l, ack)
 	return nil
 }
 
@@ -254,5 +331,9 @@ func (m *memory) SubscriptionStatus(ctx context.Context, key string) (*evento.Su
 		return nil, evento.ErrNotFound
 	}
 	c := *st
+	if st.LastError != nil {
+		e := *st.LastError
+		c.LastError = &e
+	}
 	return &c, nil
 }
