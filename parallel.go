@@ -26,7 +26,7 @@ type slot struct {
 func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, error) {
 	hctx := context.WithoutCancel(ctx)
 	n, chunk := r.sub.partitions, r.sub.chunkSize
-	window := max(2*chunk, n) // events read but not yet acknowledged
+	window := max(4*chunk, n) // events read but not yet acknowledged
 	results := make(chan *slot, window)
 	queues := make([]chan *slot, n)
 	// A partition that met a failure the subscription does not pass over
