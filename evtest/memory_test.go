@@ -237,26 +237,30 @@ func (m *memory) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ac
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.current(l)
-	if m.has("ack-not-fenced") {
+	if m.has("ack-not-fenced") || m.has("park-not-fenced") && len(ack.Park) > 0 {
 		st, err = s.leases[l.Key], nil
 	}
 	if err != nil {
 		return err
 	}
-	s.apply(st, l, ack)
+	m.apply(st, l, ack)
 	return nil
 }
 
 // apply stores ack on the lease row st; the caller holds mu.
-func (s *memState) apply(st *evento.SubscriptionStatus, l *evento.Lease, ack evento.Ack) {
+func (m *memory) apply(st *evento.SubscriptionStatus, l *evento.Lease, ack evento.Ack) {
+	s := m.state
 	now := time.Now()
 	st.Cursor, st.Lag, st.UpdatedAt = ack.Cursor, ack.Lag, now
-	if ack.Error != nil {
+	if ack.Error != nil && !m.has("ack-drops-error") {
 		e := *ack.Error
 		e.At = now
 		st.LastError = &e
 	}
 	for _, dl := range ack.Park {
+		if m.has("ack-drops-park") {
+			break
+		}
 		c := *dl
 		c.Key, c.ParkedAt = l.Key, now
 		s.dead[l.Key] = slices.DeleteFunc(s.dead[l.Key], func(d *evento.DeadLetter) bool { return d.EventID == c.EventID })
@@ -289,7 +293,7 @@ func (m *memory) DeleteDeadLetter(ctx context.Context, key, eventID string) erro
 	defer s.mu.Unlock()
 	n := len(s.dead[key])
 	s.dead[key] = slices.DeleteFunc(s.dead[key], func(d *evento.DeadLetter) bool { return d.EventID == eventID })
-	if len(s.dead[key]) == n {
+	if len(s.dead[key]) == n && !m.has("delete-always-ok") {
 		return evento.ErrNotFound
 	}
 	return nil
@@ -309,8 +313,9 @@ func (m *memory) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.
 	if err != nil {
 		return err
 	}
-	if err := fn(evento.ContextWithTx(ctx, memTx{})); err != nil {
-		return err
+	fnErr := fn(evento.ContextWithTx(ctx, memTx{}))
+	if fnErr != nil && !m.has("tx-commits-on-failure") {
+		return fnErr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,8 +323,8 @@ func (m *memory) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.
 	if err != nil {
 		return err
 	}
-	s.apply(st, l, ack)
-	return nil
+	m.apply(st, l, ack)
+	return fnErr
 }
 
 func (m *memory) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {

@@ -41,6 +41,11 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		"release-noop":           "Lease/AcquireRenewRelease",
 		"ack-not-fenced":         "Lease/FencedStaleWorker",
 		"no-wake":                "Subscription/StartWakesOnAppend",
+		"ack-drops-error":        "Production/FatalFailureRecorded",
+		"ack-drops-park":         "Production/ParkAndReplay",
+		"park-not-fenced":        "Production/ParkFencedByLease",
+		"delete-always-ok":       "Production/ParkAndReplay",
+		"tx-commits-on-failure":  "Production/Transactional",
 	} {
 		t.Run(bug, func(t *testing.T) {
 			t.Parallel()
