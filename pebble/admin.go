@@ -46,15 +46,7 @@ func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionSta
 		if err != nil {
 			return fmt.Errorf("subscription %s: %w", key, err)
 		}
-		out = append(out, &evento.SubscriptionStatus{
-			Key:       key,
-			Owner:     r.owner,
-			Epoch:     r.epoch,
-			ExpiresAt: unixMicroOrZero(r.expiresAt),
-			Cursor:    cursor.Value(r.cursor),
-			Lag:       time.Duration(r.lag) * time.Microsecond,
-			UpdatedAt: unixMicroOrZero(r.updatedAt),
-		})
+		out = append(out, r.status(key))
 		return nil
 	})
 	if err != nil {

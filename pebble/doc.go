@@ -35,7 +35,11 @@
 //	r <routing key> <pos>         index by routing key ("" for no routing key)
 //	i <event id>                  -> pos; makes event ids unique
 //	s <type> <revision> <id>      snapshot record
-//	l <subscription key>          lease record: owner, epoch, expiry, cursor, lag
+//	l <subscription key>          lease record: owner, epoch, expiry, cursor, lag, last error
+//	d <subscription key> <parked at> <event id>
+//	                              dead letter record: error, encoded event
+//	D <subscription key> <event id>
+//	                              -> parked at; finds an event's d key
 //	m layout                      key layout version
 //
 // A read turns each filter into a range scan of one index, which yields
@@ -86,4 +90,11 @@
 // a mutex, which is enough because one process owns the directory. The
 // executor implements evento.Waker: subscriptions in the process wake up
 // as soon as an append is durable.
+//
+// It also implements evento.DeadLetterStore. An acknowledgement writes the
+// new cursor, the handler failure it records (the last error of the
+// subscription status) and the events it parks in one atomic batch, so an
+// event is parked exactly when the cursor moves past it. Dead letters are
+// kept in the order they were parked, and listing the first n of a key
+// reads n records.
 package pebble

@@ -48,7 +48,13 @@ func DecodeRecords(b []byte) {
 	decodeEventPlace(b)
 	decodeRoutingKey(b)
 	decodeLease(b)
+	decodeParkedAt(b)
+	decodeDeadLetter(b, &evento.DeadLetter{})
 }
+
+// LeaseKey returns the key of the lease record of a subscription key
+// under prefix.
+func LeaseKey(prefix, key string) []byte { return newKeys(prefix).lease(key) }
 
 // EncodeEventRecord returns the record the committer stores for e.
 func EncodeEventRecord(e *evento.Event) []byte {

@@ -35,6 +35,13 @@ const (
 	tagSnapshot byte = 's'
 	// tagLease: l <subscription key> -> lease record.
 	tagLease byte = 'l'
+	// tagDeadLetter: d <subscription key> <parked at> <event id> -> dead
+	// letter record. Parked at is signed unix µs (see appendInt64), so the
+	// dead letters of a key sort oldest first, then by event id.
+	tagDeadLetter byte = 'd'
+	// tagParked: D <subscription key> <event id> -> parked at (record).
+	// Finds the d key of a parked event; a key parks an event once.
+	tagParked byte = 'D'
 	// tagMeta: m <name> -> value; holds the layout version.
 	tagMeta byte = 'm'
 )
@@ -104,6 +111,17 @@ func (k keys) snapshot(key evento.SnapshotKey) []byte {
 
 func (k keys) lease(key string) []byte { return appendString(k.table(tagLease), key) }
 
+// deadLetters is the prefix of the dead letters of a subscription key.
+func (k keys) deadLetters(key string) []byte { return appendString(k.table(tagDeadLetter), key) }
+
+func (k keys) deadLetter(key string, parkedAt int64, eventID string) []byte {
+	return appendString(appendInt64(k.deadLetters(key), parkedAt), eventID)
+}
+
+func (k keys) parked(key, eventID string) []byte {
+	return appendString(appendString(k.table(tagParked), key), eventID)
+}
+
 func (k keys) layout() []byte { return append(k.table(tagMeta), "layout"...) }
 
 // Escaped string encoding: 0x00 becomes 0x00 0xFF and the string ends with
@@ -128,6 +146,15 @@ func appendString(b []byte, s string) []byte {
 }
 
 func appendUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+// appendInt64 writes v in 8 big-endian bytes with the sign bit flipped, so
+// that negative values sort before positive ones.
+func appendInt64(b []byte, v int64) []byte { return appendUint64(b, uint64(v)^signBit) }
+
+// readInt64 decodes the first 8 bytes of b, written by appendInt64.
+func readInt64(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ signBit) }
+
+const signBit = 1 << 63
 
 // positionSuffix reads the big-endian position that ends an index key of
 // which prefix is the value part.

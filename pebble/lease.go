@@ -15,11 +15,13 @@ import (
 // Leases live under l <subscription key>, one record per key, with the
 // same semantics as the SQL executors' subscriptions table: an owner (empty
 // once released), an epoch bumped by every acquisition, an expiry, and the
-// acknowledged cursor and lag. Every change is a read-modify-write under
-// the executor's lease mutex, and every change after the acquisition first
+// acknowledged cursor and lag, and the last handler failure an
+// acknowledgement recorded. Every change is a read-modify-write under the
+// executor's lease mutex, and every change after the acquisition first
 // checks the owner and the epoch, so a worker whose lease moved on changes
 // nothing. One process owns a Pebble directory, so the mutex serialises
-// every writer of the leases. Times come from this process's clock.
+// every writer of the leases (and of the dead letters, see deadletter.go).
+// Times come from this process's clock.
 
 // leaseRecord is the stored state of a subscription key.
 type leaseRecord struct {
@@ -29,8 +31,33 @@ type leaseRecord struct {
 	cursor    string
 	lag       int64 // µs
 	updatedAt int64 // unix µs of the last acknowledgement; 0 if none
+	// hasError says lastError holds the last recorded handler failure.
+	hasError  bool
+	lastError storedError
 }
 
+// storedError is a subscription's last recorded handler failure.
+type storedError struct {
+	eventID string
+	message string
+	at      int64 // unix µs; the updatedAt of the acknowledgement that recorded it
+	fatal   bool
+}
+
+// errorFatal is the flag bit of a fatal error in a lease record.
+const errorFatal = 1
+
+// encode writes
+//
+//	format byte, owner, epoch (uvarint), expires at (varint), cursor,
+//	lag (varint), updated at (varint)
+//
+// and, only when a handler failure was recorded,
+//
+//	error event id, error message, error at (varint), flags (uvarint)
+//
+// Records without the error fields are the first lease format, which
+// decodeLease still reads.
 func (r leaseRecord) encode() []byte {
 	b := []byte{recordFormat}
 	b = appendStr(b, r.owner)
@@ -38,13 +65,57 @@ func (r leaseRecord) encode() []byte {
 	b = binary.AppendVarint(b, r.expiresAt)
 	b = appendStr(b, r.cursor)
 	b = binary.AppendVarint(b, r.lag)
-	return binary.AppendVarint(b, r.updatedAt)
+	b = binary.AppendVarint(b, r.updatedAt)
+	if !r.hasError {
+		return b
+	}
+	var flags uint64
+	if r.lastError.fatal {
+		flags |= errorFatal
+	}
+	b = appendStr(b, r.lastError.eventID)
+	b = appendStr(b, r.lastError.message)
+	b = binary.AppendVarint(b, r.lastError.at)
+	return binary.AppendUvarint(b, flags)
 }
 
 func decodeLease(v []byte) (leaseRecord, error) {
 	d := newDecoder("lease", v)
 	r := leaseRecord{owner: d.string(), epoch: d.int64(), expiresAt: d.varint(), cursor: d.string(), lag: d.varint(), updatedAt: d.varint()}
+	if d.more() {
+		r.hasError = true
+		r.lastError = storedError{eventID: d.string(), message: d.string(), at: d.varint()}
+		switch flags := d.uvarint(); flags {
+		case 0:
+		case errorFatal:
+			r.lastError.fatal = true
+		default:
+			d.fail("unknown lease error flags")
+		}
+	}
 	return r, d.end()
+}
+
+// status returns the record as the stored state of key.
+func (r leaseRecord) status(key string) *evento.SubscriptionStatus {
+	st := &evento.SubscriptionStatus{
+		Key:       key,
+		Owner:     r.owner,
+		Epoch:     r.epoch,
+		ExpiresAt: unixMicroOrZero(r.expiresAt),
+		Cursor:    cursor.Value(r.cursor),
+		Lag:       time.Duration(r.lag) * time.Microsecond,
+		UpdatedAt: unixMicroOrZero(r.updatedAt),
+	}
+	if r.hasError {
+		st.LastError = &evento.SubscriptionError{
+			EventID: r.lastError.eventID,
+			Message: r.lastError.message,
+			At:      unixMicro(r.lastError.at),
+			Fatal:   r.lastError.fatal,
+		}
+	}
+	return st
 }
 
 // AcquireLease gives owner the lease on key for ttl when it is free,
@@ -114,18 +185,33 @@ func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
 }
 
 // Acknowledge stores ack's cursor and lag for l's key, with the time, and
-// sets l.Cursor. It fails with an error matching evento.ErrLeaseLost,
-// having stored nothing, when l's epoch is no longer current. It does not
-// extend the lease.
+// sets l.Cursor. When ack.Error is set it becomes the key's last error,
+// recorded at the acknowledgement's time (the status's UpdatedAt); each
+// event of ack.Park becomes a dead letter of l's key, parked at that same
+// time, replacing one parked before under the same event id. Cursor, error
+// and dead letters are written in one atomic batch. It fails with an error
+// matching evento.ErrLeaseLost, having stored nothing, when l's epoch is
+// no longer current, and with one matching evento.ErrInvalidArgument when
+// a dead letter has no event id or no event. It does not extend the lease.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
-	err := x.updateLease(ctx, l.Key, func(r *leaseRecord, found bool) error {
+	for _, dl := range ack.Park {
+		if err := checkDeadLetter(dl); err != nil {
+			return err
+		}
+	}
+	err := x.updateLeaseBatch(ctx, l.Key, func(r *leaseRecord, found bool, b *pebbledb.Batch) error {
 		if err := fence(l, r, found); err != nil {
 			return err
 		}
+		now := time.Now().UnixMicro()
 		r.cursor = string(ack.Cursor)
 		r.lag = ack.Lag.Microseconds()
-		r.updatedAt = time.Now().UnixMicro()
-		return nil
+		r.updatedAt = now
+		if e := ack.Error; e != nil {
+			r.hasError = true
+			r.lastError = storedError{eventID: e.EventID, message: e.Message, at: now, fatal: e.Fatal}
+		}
+		return x.park(b, l.Key, now, ack.Park)
 	})
 	if err != nil {
 		return leaseError("acknowledge", l.Key, err)
@@ -151,15 +237,7 @@ func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.
 	case !found:
 		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
 	}
-	return &evento.SubscriptionStatus{
-		Key:       key,
-		Owner:     r.owner,
-		Epoch:     r.epoch,
-		ExpiresAt: unixMicroOrZero(r.expiresAt),
-		Cursor:    cursor.Value(r.cursor),
-		Lag:       time.Duration(r.lag) * time.Microsecond,
-		UpdatedAt: unixMicroOrZero(r.updatedAt),
-	}, nil
+	return r.status(key), nil
 }
 
 // fence fails with ErrLeaseLost unless l is the lease the record holds:
@@ -174,6 +252,15 @@ func fence(l *evento.Lease, r *leaseRecord, found bool) error {
 // updateLease reads key's record, lets change modify it, and writes it
 // back, all under the lease mutex. Nothing is written when change fails.
 func (x *Executor) updateLease(ctx context.Context, key string, change func(r *leaseRecord, found bool) error) error {
+	return x.updateLeaseBatch(ctx, key, func(r *leaseRecord, found bool, _ *pebbledb.Batch) error {
+		return change(r, found)
+	})
+}
+
+// updateLeaseBatch is updateLease for changes that write more than the
+// record: change may add writes to b, which is committed with the record,
+// and discarded when change fails.
+func (x *Executor) updateLeaseBatch(ctx context.Context, key string, change func(r *leaseRecord, found bool, b *pebbledb.Batch) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -187,10 +274,15 @@ func (x *Executor) updateLease(ctx context.Context, key string, change func(r *l
 	if err != nil {
 		return err
 	}
-	if err := change(&r, found); err != nil {
+	b := x.db.NewBatch()
+	defer b.Close()
+	if err := change(&r, found, b); err != nil {
 		return err
 	}
-	return x.db.Set(x.keys.lease(key), r.encode(), x.write)
+	if err := b.Set(x.keys.lease(key), r.encode(), nil); err != nil {
+		return err
+	}
+	return b.Commit(x.write)
 }
 
 func (x *Executor) readLease(key string) (leaseRecord, bool, error) {

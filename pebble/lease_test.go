@@ -2,12 +2,15 @@ package pebble_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
 
+	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/pebble"
 )
 
 func TestLeaseLifecycle(t *testing.T) {
@@ -39,7 +42,7 @@ func TestLeaseLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Owner != "worker-a" || st.Epoch != 1 || st.Cursor != c || st.Lag != 3*time.Millisecond ||
-		!st.ExpiresAt.Equal(a.ExpiresAt) || st.UpdatedAt.IsZero() {
+		!st.ExpiresAt.Equal(a.ExpiresAt) || st.UpdatedAt.IsZero() || st.LastError != nil {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -116,5 +119,57 @@ func TestLeaseArgumentsAreChecked(t *testing.T) {
 		if _, err := x.AcquireLease(ctx, tc.key, tc.owner, tc.ttl); !errors.Is(err, evento.ErrInvalidArgument) {
 			t.Errorf("AcquireLease(%q, %q, %v): err = %v, want ErrInvalidArgument", tc.key, tc.owner, tc.ttl, err)
 		}
+	}
+}
+
+// TestFirstFormatLeaseRecord reads a lease record as the first lease
+// format wrote it, without the last error fields, and updates it.
+func TestFirstFormatLeaseRecord(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	updated := time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC)
+	c := cursor.Encode(cursor.Position{Seq: 17})
+	// format 1, owner "", epoch 3, expires 0 (released), cursor, lag
+	// 1500 µs, updated at.
+	v := []byte{1, 0, 3, 0}
+	v = binary.AppendUvarint(v, uint64(len(c)))
+	v = append(v, c...)
+	v = binary.AppendVarint(v, 1500)
+	v = binary.AppendVarint(v, updated.UnixMicro())
+
+	db, err := pebbledb.Open(dir, &pebbledb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(pebble.LeaseKey(pebble.DefaultKeyPrefix, "sub"), v, pebbledb.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	x, err := pebble.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	st, err := x.SubscriptionStatus(ctx, "sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Owner != "" || st.Epoch != 3 || !st.ExpiresAt.IsZero() || st.Cursor != c ||
+		st.Lag != 1500*time.Microsecond || !st.UpdatedAt.Equal(updated) || st.LastError != nil {
+		t.Errorf("status of a first-format record = %+v", st)
+	}
+	l, err := x.AcquireLease(ctx, "sub", "w", time.Minute)
+	if err != nil || l.Epoch != 4 || l.Cursor != c {
+		t.Fatalf("acquire = %+v, %v", l, err)
+	}
+	if err := x.Acknowledge(ctx, l, evento.Ack{Cursor: c, Error: &evento.SubscriptionError{EventID: "e", Message: "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = x.SubscriptionStatus(ctx, "sub")
+	if err != nil || st.LastError == nil || st.LastError.EventID != "e" || !st.LastError.At.Equal(st.UpdatedAt) {
+		t.Errorf("status after an error = %+v, %v", st, err)
 	}
 }

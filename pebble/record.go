@@ -120,6 +120,10 @@ func (d *decoder) bytesCopy() []byte {
 
 func (d *decoder) string() string { return string(d.bytes()) }
 
+// more reports whether fields are left to read: optional fields at the
+// end of a record are decoded only when present.
+func (d *decoder) more() bool { return d.err == nil && len(d.b) != 0 }
+
 // end reports the first error, or trailing bytes.
 func (d *decoder) end() error {
 	if d.err == nil && len(d.b) != 0 {
