@@ -21,8 +21,8 @@ type slot struct {
 // drainParallel processes events on r.sub.partitions goroutines. The
 // coordinator (this goroutine) reads pages ahead while the partitions work,
 // keeps the events read in order, and moves the cursor only over the
-// gap-free prefix of finished events, acknowledging after every chunk of
-// them and once at the end.
+// gap-free prefix of finished events, acknowledging as the ack interval
+// says and once at the end.
 func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, error) {
 	hctx := context.WithoutCancel(ctx)
 	n, chunk := r.sub.partitions, r.sub.chunkSize
@@ -136,12 +136,11 @@ func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, err
 				}
 			}
 			lease.Cursor = s.edge.Cursor
-			p.last = s.edge.Node
-			p.n++
+			p.pass(s.edge.Node)
 			order = order[1:]
 		}
 		finished := inFlight == 0 && (stopping || !more && len(order) == 0)
-		if p.any() && (p.n >= chunk || finished) {
+		if p.any() && (finished || r.ackDue(&p)) {
 			if err := r.acknowledge(ctx, lease, &p); err != nil {
 				return read, errors.Join(failure, err)
 			}

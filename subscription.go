@@ -13,6 +13,7 @@ const (
 	DefaultChunkSize    = 100
 	DefaultLeaseTTL     = 30 * time.Second
 	DefaultPollInterval = time.Second
+	DefaultAckInterval  = 250 * time.Millisecond
 	maxBackoff          = 30 * time.Second
 )
 
@@ -43,6 +44,7 @@ type Subscription struct {
 	partitionKey  PartitionKey
 	leaseTTL      time.Duration
 	pollInterval  time.Duration
+	ackInterval   time.Duration
 }
 
 // failurePolicy says what a subscription does with an event whose handler
@@ -76,6 +78,7 @@ func NewSubscription(key string, handlers ...Handler) *Subscription {
 		backoff:      100 * time.Millisecond,
 		leaseTTL:     DefaultLeaseTTL,
 		pollInterval: DefaultPollInterval,
+		ackInterval:  DefaultAckInterval,
 	}
 	for _, h := range handlers {
 		s.d.add(h.key, h.handle)
@@ -119,7 +122,7 @@ func (s *Subscription) RoutingKey(r RoutingKey) *Subscription {
 	return s
 }
 
-// ChunkSize sets how many events are read, and acknowledged, at a time.
+// ChunkSize sets how many events are read at a time.
 func (s *Subscription) ChunkSize(n int) *Subscription {
 	s.chunkSize = n
 	return s
@@ -214,6 +217,17 @@ func (s *Subscription) PollInterval(d time.Duration) *Subscription {
 	return s
 }
 
+// AckInterval sets how often a worker that keeps finding events stores its
+// cursor: it acknowledges after the chunk in which d has passed since the
+// first unacknowledged event, and always when it runs out of events, when
+// it stops, and when a handler failure is to be recorded. A shorter
+// interval means fewer events handled again after a crash, a longer one
+// fewer writes while catching up; 0 acknowledges after every chunk.
+func (s *Subscription) AckInterval(d time.Duration) *Subscription {
+	s.ackInterval = d
+	return s
+}
+
 // Key returns the subscription's key.
 func (s *Subscription) Key() string { return s.key }
 
@@ -226,8 +240,8 @@ func (s *Subscription) validate() error {
 		return fmt.Errorf("%w: subscription %q has no handlers", ErrInvalidArgument, s.key)
 	case s.chunkSize < 1 || s.chunkSize > cursor.MaxLimit:
 		return fmt.Errorf("%w: chunk size %d outside 1..%d", ErrInvalidArgument, s.chunkSize, cursor.MaxLimit)
-	case s.retries < 0 || s.backoff < 0 || s.delay < 0:
-		return fmt.Errorf("%w: negative retry, backoff or delay", ErrInvalidArgument)
+	case s.retries < 0 || s.backoff < 0 || s.delay < 0 || s.ackInterval < 0:
+		return fmt.Errorf("%w: negative retry, backoff, delay or acknowledgement interval", ErrInvalidArgument)
 	case s.leaseTTL < 10*time.Millisecond:
 		return fmt.Errorf("%w: lease TTL %v below 10ms", ErrInvalidArgument, s.leaseTTL)
 	case s.pollInterval <= 0:

@@ -179,6 +179,7 @@ func (r *run) drain(ctx, runCtx context.Context, lease *Lease) (int, error) {
 // pending is what a worker has processed but not yet acknowledged: the
 // cursor has moved in memory (lease.Cursor) past the events it counts.
 type pending struct {
+	since  time.Time          // when the first of these events was passed
 	last   *Event             // the last event passed, for the lag
 	failed *SubscriptionError // the last failure to record
 	park   []*DeadLetter      // events to park
@@ -187,6 +188,24 @@ type pending struct {
 
 func (p *pending) any() bool { return p.last != nil || p.failed != nil || len(p.park) > 0 }
 
+// pass records that the cursor moved past e.
+func (p *pending) pass(e *Event) {
+	if p.n == 0 {
+		p.since = time.Now()
+	}
+	p.last = e
+	p.n++
+}
+
+// ackDue reports whether a worker that keeps finding events should
+// acknowledge p now: when it holds at least a chunk of events and the
+// acknowledgement interval has passed since the first of them, or when a
+// failure is waiting to be recorded.
+func (r *run) ackDue(p *pending) bool {
+	return p.failed != nil || len(p.park) > 0 ||
+		p.n >= r.sub.chunkSize && time.Since(p.since) >= r.sub.ackInterval
+}
+
 // drainSequential processes pages of events one at a time, acknowledging
 // once per page.
 func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, error) {
@@ -194,21 +213,25 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 	// the event in hand is finished rather than torn.
 	hctx := context.WithoutCancel(ctx)
 	read := 0
+	var p pending
 	for {
 		q := r.query
 		q.Args = cursor.Forward(r.sub.chunkSize, lease.Cursor)
 		page, err := r.st.exec.Read(runCtx, q)
 		if err != nil {
-			if runCtx.Err() != nil {
-				return read, nil
+			if runCtx.Err() == nil {
+				err = fmt.Errorf("evento: subscription %s: read: %w", r.sub.key, err)
+			} else {
+				err = nil
 			}
-			return read, fmt.Errorf("evento: subscription %s: read: %w", r.sub.key, err)
+			// What was handled before the failed read is still stored.
+			if p.any() {
+				err = errors.Join(err, r.acknowledge(ctx, lease, &p))
+			}
+			return read, err
 		}
 		read += len(page.Edges)
-		var (
-			p       pending
-			failure error
-		)
+		var failure error
 		for _, edge := range page.Edges {
 			if runCtx.Err() != nil {
 				break
@@ -226,18 +249,16 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 				}
 			}
 			lease.Cursor = edge.Cursor
-			p.last = edge.Node
+			p.pass(edge.Node)
 		}
-		if p.any() {
+		last := failure != nil || runCtx.Err() != nil || !page.PageInfo.HasNextPage
+		if p.any() && (last || r.ackDue(&p)) {
 			if err := r.acknowledge(ctx, lease, &p); err != nil {
 				return read, err
 			}
 		}
-		if failure != nil {
+		if last {
 			return read, failure
-		}
-		if runCtx.Err() != nil || !page.PageInfo.HasNextPage {
-			return read, nil
 		}
 	}
 }
