@@ -152,7 +152,7 @@ func TestAdminListsAndCounts(t *testing.T) {
 				t.Errorf("CountAfter(start) = %d, %v; want 7", n, err)
 			}
 			v, err := exec.(evento.Migrator).SchemaVersion(ctx)
-			if err != nil || v.Applied != 1 || v.Latest != 1 {
+			if err != nil || v.Applied != v.Latest || v.Latest < 1 {
 				t.Errorf("SchemaVersion = %+v, %v", v, err)
 			}
 			if _, err := exec.(evento.LeaseBreaker).BreakLease(ctx, "missing", "x", time.Second); !errors.Is(err, evento.ErrNotFound) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
-	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // The administration hooks of package evento: listing subscriptions,
@@ -25,37 +24,14 @@ var (
 	_ evento.Migrator           = (*Executor)(nil)
 )
 
-// Subscriptions returns the stored state of every subscription key, sorted
-// by key.
+// Subscriptions returns the stored state of every subscription key, its
+// last recorded error included, sorted by key.
 func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionStatus, error) {
-	rows, err := x.db.QueryContext(ctx, "SELECT `key`, owner, epoch, expires_at, `cursor`, `lag`, updated_at FROM "+
-		x.tables.subscriptions+" ORDER BY `key`")
+	subs, err := x.leases.Subscriptions(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("evento: list subscriptions: %w", contextCause(ctx, err))
+		return nil, contextCause(ctx, err)
 	}
-	defer rows.Close()
-	var out []*evento.SubscriptionStatus
-	for rows.Next() {
-		var (
-			st                        evento.SubscriptionStatus
-			owner                     sql.NullString
-			position                  []byte
-			expiresAt, lag, updatedAt int64
-		)
-		if err := rows.Scan(&st.Key, &owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt); err != nil {
-			return nil, fmt.Errorf("evento: list subscriptions: %w", err)
-		}
-		st.Owner = owner.String
-		st.Cursor = cursor.Value(position)
-		st.Lag = time.Duration(lag) * time.Microsecond
-		st.ExpiresAt = sqlstore.UnixMicroOrZero(expiresAt)
-		st.UpdatedAt = sqlstore.UnixMicroOrZero(updatedAt)
-		out = append(out, &st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evento: list subscriptions: %w", contextCause(ctx, err))
-	}
-	return out, nil
+	return subs, nil
 }
 
 // Stats counts the events per aggregate type and name, from the (type,

@@ -69,11 +69,31 @@
 // (evento.ErrVersionConflict), or an event id is reused
 // (evento.ErrInvalidArgument).
 //
+// # Dead letters and transactional handlers
+//
+// The executor keeps parked events (evento.DeadLetterStore) and each
+// subscription's last handler failure, written by Acknowledge in the same
+// transaction that moves the cursor.
+//
+// It also implements evento.TxAcknowledger, which a transactional
+// subscription uses to run its handler in the transaction that stores the
+// cursor. The handler reaches that transaction with
+//
+//	tx, ok := evento.TxFrom[*sql.Tx](ctx)
+//
+// and writes its read model through tx: the writes and the cursor then
+// commit together or not at all. The handler must not commit or roll back
+// tx itself, and must not write the same rows through any other
+// connection while it runs (that write would wait for tx's locks). The
+// subscription's row stays locked until the handler returns, so a worker
+// taking the lease over waits for it.
+//
 // # Tables
 //
 // With the default prefix "evento_" the executor keeps its data in
-// evento_events, evento_counter, evento_snapshots and evento_subscriptions,
-// and records applied migrations in evento_schema_migrations.
+// evento_events, evento_counter, evento_snapshots, evento_subscriptions and
+// evento_dead_letters, and records applied migrations in
+// evento_schema_migrations.
 // [WithTablePrefix] changes the prefix; it must match
 // ^[a-z_][a-z0-9_]{0,40}$, and every table name is quoted with backticks.
 // Names (aggregate types and ids, event names, routing keys) are stored

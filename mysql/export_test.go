@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/eventogo/evento"
@@ -22,9 +23,43 @@ func (x *Executor) AppendUncommitted(ctx context.Context, c *evento.Commit) (com
 // RenewLeaseTo sets l's expiry to exactly at, through the fenced write of
 // RenewLease: tests use it to write a value that is already stored.
 func (x *Executor) RenewLeaseTo(ctx context.Context, l *evento.Lease, at time.Time) error {
-	current, err := x.fenced(ctx, l, x.stmt.leases.Renew, at.UnixMicro(), l.Key, l.Owner, l.Epoch)
+	current, err := x.fenced(ctx, x.db, l, x.stmt.leases.Renew, at.UnixMicro(), l.Key, l.Owner, l.Epoch)
 	if err == nil && !current {
 		err = evento.ErrLeaseLost
 	}
 	return err
+}
+
+// DB returns the executor's database, for tests that read and write it
+// with their own SQL.
+func (x *Executor) DB() *sql.DB { return x.db }
+
+// MigrateTo applies the first n migrations of the schema with the table
+// prefix to db, as a build that knew only those would: tests use it to
+// make a database of an older schema version.
+func MigrateTo(ctx context.Context, db *sql.DB, prefix string, n int) error {
+	var database string
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		return err
+	}
+	s := schema(newTables(prefix))
+	s.Migrations = s.Migrations[:n]
+	return s.MigrateLocked(ctx, db, migrationLock(database, prefix))
+}
+
+// RunMigration runs the statements of migration version on one connection
+// without recording it, as a migration run that failed after them leaves
+// the database: tests use it to check that the next run completes.
+func RunMigration(ctx context.Context, db *sql.DB, prefix string, version int) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, stmt := range schema(newTables(prefix)).Migrations[version-1].Statements {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }

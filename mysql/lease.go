@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // Leases live in the subscriptions table, one row per subscription key:
@@ -87,25 +88,50 @@ func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
 	return x.leases.ReleaseLease(ctx, l)
 }
 
-// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor. It
-// fails with an error matching evento.ErrLeaseLost, having stored nothing,
-// when l's epoch is no longer current. It does not extend the lease.
+// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor.
+// ack.Error, when set, becomes the key's last error, recorded with the
+// acknowledgement's time; ack.Park is added to the key's dead letters in
+// the same transaction. It fails with an error matching
+// evento.ErrLeaseLost, having stored nothing, when l's epoch is no longer
+// current, and with evento.ErrInvalidArgument for a dead letter without an
+// event id or an event, or with an event id (or a recorded error's event
+// id) longer than evento.MaxNameLen bytes. It does not extend the lease.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
+	if err := checkAck(ack); err != nil {
+		return err
+	}
 	return x.leases.Acknowledge(ctx, l, ack)
 }
 
-// SubscriptionStatus returns the stored state of key, or an error matching
-// evento.ErrNotFound.
+// checkAck refuses event ids that VARBINARY(255) cannot hold: a server
+// without strict sql_mode would cut them short, and two parked events
+// could collide.
+func checkAck(ack evento.Ack) error {
+	if ack.Error != nil && len(ack.Error.EventID) > evento.MaxNameLen {
+		return fmt.Errorf("%w: error event id longer than %d bytes", evento.ErrInvalidArgument, evento.MaxNameLen)
+	}
+	for _, dl := range ack.Park {
+		if dl != nil && len(dl.EventID) > evento.MaxNameLen {
+			return fmt.Errorf("%w: dead letter event id longer than %d bytes", evento.ErrInvalidArgument, evento.MaxNameLen)
+		}
+	}
+	return nil
+}
+
+// SubscriptionStatus returns the stored state of key, its last recorded
+// error included, or an error matching evento.ErrNotFound.
 func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
 	return x.leases.SubscriptionStatus(ctx, key)
 }
 
-// fenced runs a write guarded by key, owner and epoch. MySQL counts changed
-// rows, not matched ones, so a write that matched but set the values
-// already stored changes none; only when the (key, owner, epoch) row is
-// gone is the lease lost.
-func (x *Executor) fenced(ctx context.Context, l *evento.Lease, query string, args ...any) (bool, error) {
-	res, err := x.db.ExecContext(ctx, query, args...)
+// fenced runs a write guarded by key, owner and epoch on q, the database
+// or an acknowledgement's transaction. MySQL counts changed rows, not
+// matched ones, so a write that matched but set the values already stored
+// changes none; only when the (key, owner, epoch) row is gone is the lease
+// lost. Inside a transaction the write has locked the row when it matched,
+// so the look that follows reads what the write saw.
+func (x *Executor) fenced(ctx context.Context, q sqlstore.Execer, l *evento.Lease, query string, args ...any) (bool, error) {
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return false, err
 	}
@@ -114,7 +140,7 @@ func (x *Executor) fenced(ctx context.Context, l *evento.Lease, query string, ar
 		return err == nil, err
 	}
 	var one int
-	err = x.db.QueryRowContext(ctx, x.stmt.leaseIsCurrent, l.Key, l.Owner, l.Epoch).Scan(&one)
+	err = q.QueryRowContext(ctx, x.stmt.leaseIsCurrent, l.Key, l.Owner, l.Epoch).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 
 	"github.com/eventogo/evento/internal/sqlstore"
 )
@@ -18,6 +19,7 @@ type tables struct {
 	counter       string
 	snapshots     string
 	subscriptions string
+	deadLetters   string
 	migrations    string
 	// names maps each quoted name above to its unquoted name, for the
 	// storage-engine check.
@@ -35,6 +37,7 @@ func newTables(prefix string) tables {
 	t.counter = name("counter")
 	t.snapshots = name("snapshots")
 	t.subscriptions = name("subscriptions")
+	t.deadLetters = name("dead_letters")
 	t.migrations = name("schema_migrations")
 	return t
 }
@@ -78,6 +81,15 @@ func migrationLock(database, prefix string) sqlstore.SessionLock {
 // (aggregate_type, aggregate_id, position) for one aggregate,
 // (aggregate_type, name, position) for a type and a name, (routing_key,
 // position) for a routing key. Times are unix microseconds.
+//
+// Version 2 records the last handler failure of each subscription (NULL
+// columns, error_at in unix microseconds like updated_at) and adds the dead
+// letters: the events subscriptions parked, one row per key and event id,
+// listed through the (key, parked_at, event_id) index. Error messages are
+// MEDIUMBLOB, stored byte for byte whatever the server's character set: a
+// handler's error need not even be valid UTF-8. MySQL 8 has no ADD COLUMN
+// IF NOT EXISTS, so the columns are added by one ALTER TABLE, prepared only
+// when they are missing (see addColumns).
 func schema(t tables) *sqlstore.Schema {
 	return &sqlstore.Schema{
 		Dialect: dialect,
@@ -133,6 +145,46 @@ func schema(t tables) *sqlstore.Schema {
 					updated_at BIGINT         NOT NULL
 				) ENGINE=InnoDB`,
 			},
+		}, {
+			Version: 2,
+			Statements: append(addColumns(t.names[t.subscriptions], t.subscriptions, "error_event_id",
+				"ADD COLUMN error_event_id VARBINARY(255) NULL,"+
+					" ADD COLUMN error_message MEDIUMBLOB NULL,"+
+					" ADD COLUMN error_at BIGINT NULL,"+
+					" ADD COLUMN error_fatal BOOLEAN NOT NULL DEFAULT FALSE"),
+				`CREATE TABLE IF NOT EXISTS `+t.deadLetters+` (
+					`+"`key`"+`     VARBINARY(255) NOT NULL,
+					event_id  VARBINARY(255) NOT NULL,
+					event     LONGBLOB       NOT NULL,
+					`+"`error`"+`   MEDIUMBLOB     NOT NULL,
+					parked_at BIGINT         NOT NULL,
+					PRIMARY KEY (`+"`key`"+`, event_id),
+					KEY key_parked (`+"`key`"+`, parked_at, event_id)
+				) ENGINE=InnoDB`,
+			),
 		}},
 	}
+}
+
+// addColumns returns the statements that run ALTER TABLE table alter (one
+// or more ADD COLUMN clauses) unless the table, whose unquoted name is
+// name, already has the column probe, which alter adds. One ALTER TABLE is
+// atomic, so the probe tells whether all its columns exist; the statements
+// can run again after a migration run that failed later on.
+func addColumns(name, table, probe, alter string) []string {
+	return []string{
+		"SET @evento_migrate = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS" +
+			" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = " + literal(name) +
+			" AND COLUMN_NAME = " + literal(probe) + "), 'DO 0', " +
+			literal("ALTER TABLE "+table+" "+alter) + ")",
+		"PREPARE evento_migrate FROM @evento_migrate",
+		"EXECUTE evento_migrate",
+		"DEALLOCATE PREPARE evento_migrate",
+	}
+}
+
+// literal quotes s as an SQL string literal. It serves only the
+// migrations' own text, built from validated names.
+func literal(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 }

@@ -36,10 +36,31 @@
 // speed: with WAL, NORMAL never corrupts the database, but the commits of
 // the last moments before a power loss (not a process crash) may be lost.
 //
+// # Dead letters and transactional handlers
+//
+// The executor keeps parked events (evento.DeadLetterStore) and each
+// subscription's last handler failure, written by Acknowledge in the same
+// transaction that moves the cursor.
+//
+// It also implements evento.TxAcknowledger, which a transactional
+// subscription uses to run its handler in the transaction that stores the
+// cursor. The handler reaches that transaction with
+//
+//	tx, ok := evento.TxFrom[*sql.Tx](ctx)
+//
+// and writes its read model through tx: the writes and the cursor then
+// commit together or not at all. The handler must not commit or roll back
+// tx itself, and must not write through any other connection to the same
+// database (this executor's Append included) while it runs: the
+// transaction holds SQLite's write lock, and this process's write turn,
+// until the handler returns. Writers in other processes wait for it in the
+// busy handler, up to busy_timeout, so keep transactional handlers short.
+//
 // # Tables
 //
 // With the default prefix "evento_" the executor keeps its data in
-// evento_events, evento_snapshots and evento_subscriptions, and records
-// applied migrations in evento_schema_migrations. [WithTablePrefix] changes
-// the prefix; it must match ^[a-z_][a-z0-9_]{0,40}$.
+// evento_events, evento_snapshots, evento_subscriptions and
+// evento_dead_letters, and records applied migrations in
+// evento_schema_migrations. [WithTablePrefix] changes the prefix; it must
+// match ^[a-z_][a-z0-9_]{0,40}$.
 package sqlite

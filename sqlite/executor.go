@@ -114,7 +114,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		events: sqlstore.NewEventReader(dialect, t.events),
 		writer: make(chan struct{}, 1),
 	}
-	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Fenced: x.fenced}
+	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Lock: x.writeTurn, Fenced: x.fenced}
 	return x, nil
 }
 

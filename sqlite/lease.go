@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // Leases live in the subscriptions table, one row per subscription key:
@@ -61,27 +62,36 @@ func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
 	return x.leases.ReleaseLease(ctx, l)
 }
 
-// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor. It
-// fails with an error matching evento.ErrLeaseLost, having stored nothing,
-// when l's epoch is no longer current. It does not extend the lease.
+// Acknowledge stores ack's cursor and lag for l's key and sets l.Cursor.
+// ack.Error, when set, becomes the key's last error, recorded with the
+// acknowledgement's time; ack.Park is added to the key's dead letters in
+// the same transaction. It fails with an error matching
+// evento.ErrLeaseLost, having stored nothing, when l's epoch is no longer
+// current, and with evento.ErrInvalidArgument for a dead letter without an
+// event id or an event. It does not extend the lease.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
 	return x.leases.Acknowledge(ctx, l, ack)
 }
 
-// SubscriptionStatus returns the stored state of key, or an error matching
-// evento.ErrNotFound.
+// SubscriptionStatus returns the stored state of key, its last recorded
+// error included, or an error matching evento.ErrNotFound.
 func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
 	return x.leases.SubscriptionStatus(ctx, key)
 }
 
-// fenced runs a write guarded by key, owner and epoch, behind the writer
-// lock; SQLite counts matched rows, so none means the lease is lost.
-func (x *Executor) fenced(ctx context.Context, _ *evento.Lease, query string, args ...any) (bool, error) {
-	var res sql.Result
-	err := x.writeOne(ctx, func() (err error) {
-		res, err = x.db.ExecContext(ctx, query, args...)
-		return err
-	})
+// writeTurn starts this process's write turn, for the shared lease code.
+func (x *Executor) writeTurn(ctx context.Context) (func(), error) {
+	if err := x.lockWriter(ctx); err != nil {
+		return nil, err
+	}
+	return x.unlockWriter, nil
+}
+
+// fenced runs a write guarded by key, owner and epoch on q; the shared
+// lease code runs it in this process's write turn. SQLite counts matched
+// rows, so none means the lease is lost.
+func (x *Executor) fenced(ctx context.Context, q sqlstore.Execer, _ *evento.Lease, query string, args ...any) (bool, error) {
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return false, err
 	}

@@ -57,7 +57,18 @@ func newStatements(t tables) statements {
 				` WHERE "key" = ? AND owner = ? AND epoch = ?`,
 			Acknowledge: `UPDATE ` + s + ` SET cursor = ?, lag = ?, updated_at = ?` +
 				` WHERE "key" = ? AND owner = ? AND epoch = ?`,
-			Status: `SELECT owner, epoch, expires_at, cursor, lag, updated_at FROM ` + s + ` WHERE "key" = ?`,
+			AcknowledgeError: `UPDATE ` + s + ` SET cursor = ?, lag = ?, updated_at = ?,` +
+				` error_event_id = ?, error_message = ?, error_at = ?, error_fatal = ?` +
+				` WHERE "key" = ? AND owner = ? AND epoch = ?`,
+			Status: `SELECT ` + sqlstore.StatusColumns(dialect) + ` FROM ` + s + ` WHERE "key" = ?`,
+			List:   `SELECT "key", ` + sqlstore.StatusColumns(dialect) + ` FROM ` + s + ` ORDER BY "key"`,
+			Park: `INSERT INTO ` + t.deadLetters + ` ("key", event_id, event, error, parked_at)` +
+				` VALUES (?, ?, ?, ?, ?)` +
+				` ON CONFLICT ("key", event_id) DO UPDATE SET event = excluded.event,` +
+				` error = excluded.error, parked_at = excluded.parked_at`,
+			DeadLetters: `SELECT event_id, event, error, parked_at FROM ` + t.deadLetters +
+				` WHERE "key" = ? ORDER BY parked_at, event_id LIMIT ?`,
+			DeleteDeadLetter: `DELETE FROM ` + t.deadLetters + ` WHERE "key" = ? AND event_id = ?`,
 		},
 	}
 }

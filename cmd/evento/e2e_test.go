@@ -255,7 +255,7 @@ func TestCommandLine(t *testing.T) {
 		}
 		runEvento(t, bin, "migrate", "--store", spec).want(t, exitOK)
 		r = runEvento(t, bin, "migrate", "status", "--store", spec).want(t, exitOK)
-		if !strings.Contains(r.stdout, "schema version 1 (latest 1), up to date") {
+		if !strings.Contains(r.stdout, "schema version 2 (latest 2), up to date") {
 			t.Errorf("migrate status:\n%s", r.stdout)
 		}
 		var v struct {
@@ -264,7 +264,7 @@ func TestCommandLine(t *testing.T) {
 			UpToDate        bool `json:"up_to_date"`
 		}
 		runEvento(t, bin, "migrate", "status", "-o", "json", "--store", spec).want(t, exitOK).json(t, &v)
-		if !v.Tracked || v.Applied != 1 || v.Latest != 1 || !v.UpToDate {
+		if !v.Tracked || v.Applied != 2 || v.Latest != 2 || !v.UpToDate {
 			t.Errorf("migrate status JSON: %+v", v)
 		}
 		// EVENTO_STORE is the default store.
@@ -395,7 +395,7 @@ func TestCommandLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows := runEvento(t, bin, "subscriptions", store).want(t, exitOK).tableRows()
-		if got := strings.Join(rows[0], "|"); got != "KEY|OWNER|LEASE|EPOCH|POSITION|LAG|LAG TIME|ACKNOWLEDGED" {
+		if got := strings.Join(rows[0], "|"); got != "KEY|OWNER|LEASE|EPOCH|POSITION|LAG|LAG TIME|ACKNOWLEDGED|LAST ERROR" {
 			t.Errorf("header %q", got)
 		}
 		if len(rows) != 2 || rows[1][0] != "deposits" || rows[1][2] != "released" || rows[1][4] != "3" || rows[1][5] != "4" {

@@ -126,14 +126,14 @@ func TestCommandLinePostgres(t *testing.T) {
 		t.Errorf("reset %+v", reset)
 	}
 	r := runEvento(t, bin, "migrate", "status", store).want(t, exitOK)
-	if !strings.Contains(r.stdout, "schema version 1 (latest 1)") {
+	if !strings.Contains(r.stdout, "schema version 2 (latest 2)") {
 		t.Errorf("migrate status:\n%s", r.stdout)
 	}
 
 	// The optional interfaces: PostgreSQL lists subscriptions, counts
 	// events and breaks leases.
 	rows = runEvento(t, bin, "subscriptions", store).want(t, exitOK).tableRows()
-	if got := strings.Join(rows[0], "|"); got != "KEY|OWNER|LEASE|EPOCH|POSITION|LAG|LAG TIME|ACKNOWLEDGED" {
+	if got := strings.Join(rows[0], "|"); got != "KEY|OWNER|LEASE|EPOCH|POSITION|LAG|LAG TIME|ACKNOWLEDGED|LAST ERROR" {
 		t.Errorf("subscriptions header %q", got)
 	}
 	if len(rows) != 2 || rows[1][0] != "deposits" || !slices.Contains(rows[1], "released") {

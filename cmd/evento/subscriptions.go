@@ -13,8 +13,8 @@ import (
 
 var subscriptionsCommand = &command{
 	name:    "subscriptions",
-	args:    "[list | status KEY | reset KEY] [flags]",
-	summary: "list subscriptions with their leases and lag; reset one",
+	args:    "[list | status KEY | parked KEY | reset KEY] [flags]",
+	summary: "list subscriptions with their leases, lag and last error; list parked events; reset one",
 	help: `
 evento subscriptions [list]
     Every subscription the store keeps: its key; the worker that holds (or
@@ -25,6 +25,13 @@ evento subscriptions [list]
 
 evento subscriptions status KEY
     The same for one subscription. Exits 3 when the store has no such key.
+
+evento subscriptions parked KEY [--limit N]
+    The events the subscription parked (its handler kept failing and the
+    subscription sets such events aside): id, aggregate, version, name, when
+    and the error, oldest first. Needs a store that keeps dead letters
+    (exit 5 if not). Run them again with Subscription.Replay from the
+    program that owns the handlers.
 
 evento subscriptions reset KEY [--to start|end|CURSOR] [--force] [--follow]
     Moves the subscription's cursor: to the start of the log (the default),
@@ -49,7 +56,10 @@ last one. LAG TIME is how long ago the first event after the cursor was
 committed (0 when no event follows it). JSON also gives acknowledged_lag,
 the lag the worker reported at its last acknowledgement. Lease states:
 held (a live worker), expired (its worker stopped renewing: a new worker
-may take over), released (no worker).`,
+may take over), released (no worker), stopped (no worker, and the last
+acknowledgement recorded a handler failure that stopped the subscription).
+LAST ERROR is the last handler failure recorded: "fatal" when it stopped
+the subscription, "passed" when the event was parked or passed over.`,
 	flags: func(fs *flagSet) func(context.Context, *cli, []string) error {
 		var (
 			to     = fs.String("to", "start", "reset: where to move the cursor: start, end, or a cursor or position")
@@ -57,6 +67,7 @@ may take over), released (no worker).`,
 			follow = fs.Bool("follow", false, "reset: show the replay's progress")
 			idle   = fs.Duration("idle", 30*time.Second, "reset --follow: give up when the cursor has not moved for this long")
 			poll   = fs.Duration("interval", 200*time.Millisecond, "reset --follow: how often to check progress")
+			limit  = fs.Int("limit", 100, "parked: how many events to list (1..10000)")
 		)
 		return func(ctx context.Context, c *cli, args []string) error {
 			sub := "list"
@@ -68,16 +79,18 @@ may take over), released (no worker).`,
 				return listSubscriptions(ctx, c)
 			case sub == "status" && len(args) == 1:
 				return subscriptionStatus(ctx, c, args[0])
+			case sub == "parked" && len(args) == 1:
+				return listParked(ctx, c, args[0], *limit)
 			case sub == "reset" && len(args) == 1:
 				if *poll <= 0 || *idle <= 0 {
 					return usageErrorf("--interval and --idle must be positive")
 				}
 				r := reset{key: args[0], to: *to, force: *force, follow: *follow, idle: *idle, poll: *poll}
 				return r.run(ctx, c)
-			case sub == "list" || sub == "status" || sub == "reset":
+			case sub == "list" || sub == "status" || sub == "parked" || sub == "reset":
 				return usageErrorf("subscriptions %s: wrong number of arguments", sub).hint("run 'evento help subscriptions'")
 			}
-			return usageErrorf("subscriptions: unknown subcommand %q", sub).hint("want list, status KEY or reset KEY")
+			return usageErrorf("subscriptions: unknown subcommand %q", sub).hint("want list, status KEY, parked KEY or reset KEY")
 		}
 	},
 }
@@ -95,11 +108,22 @@ type subscriptionView struct {
 	LagSeconds     float64      `json:"lag_seconds"`
 	AckedLag       float64      `json:"acknowledged_lag_seconds"`
 	UpdatedAt      *time.Time   `json:"updated_at,omitempty"`
+	LastError      *errorView   `json:"last_error,omitempty"`
+}
+
+// errorView is a recorded handler failure in JSON.
+type errorView struct {
+	EventID string    `json:"event_id"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+	Fatal   bool      `json:"fatal"`
 }
 
 // leaseState names the state of a subscription's lease at now.
 func leaseState(st *evento.SubscriptionStatus, now time.Time) string {
 	switch {
+	case st.Stopped(now):
+		return "stopped"
 	case st.Owner == "":
 		return "released"
 	case st.ExpiresAt.Before(now):
@@ -132,6 +156,9 @@ func viewSubscription(ctx context.Context, exec evento.Executor, st *evento.Subs
 	if !st.UpdatedAt.IsZero() {
 		t := st.UpdatedAt
 		v.UpdatedAt = &t
+	}
+	if e := st.LastError; e != nil {
+		v.LastError = &errorView{EventID: e.EventID, Message: e.Message, At: e.At, Fatal: e.Fatal}
 	}
 	return v, nil
 }
@@ -233,7 +260,7 @@ func printSubscriptions(ctx context.Context, c *cli, exec evento.Executor, list 
 		fmt.Fprintln(c.stderr, "no subscriptions")
 		return nil
 	}
-	t := newTable(c.stdout, "KEY", "OWNER", "LEASE", "EPOCH", "POSITION", "LAG", "LAG TIME", "ACKNOWLEDGED")
+	t := newTable(c.stdout, "KEY", "OWNER", "LEASE", "EPOCH", "POSITION", "LAG", "LAG TIME", "ACKNOWLEDGED", "LAST ERROR")
 	for i, v := range views {
 		st := list[i]
 		lease := v.Lease
@@ -245,7 +272,64 @@ func printSubscriptions(ctx context.Context, c *cli, exec evento.Executor, list 
 		}
 		t.row(v.Key, orDash(v.Owner), lease, strconv.FormatInt(v.Epoch, 10), formatPosition(v.Cursor),
 			strconv.FormatInt(v.LagEvents, 10), roundDuration(time.Duration(v.LagSeconds*float64(time.Second))).String(),
-			formatAgo(st.UpdatedAt, now))
+			formatAgo(st.UpdatedAt, now), lastError(st.LastError, now))
+	}
+	return t.flush()
+}
+
+// lastError summarises a recorded failure for the table.
+func lastError(e *evento.SubscriptionError, now time.Time) string {
+	if e == nil {
+		return "-"
+	}
+	kind := "passed"
+	if e.Fatal {
+		kind = "fatal"
+	}
+	return fmt.Sprintf("%s %s, event %s: %s", kind, formatAgo(e.At, now), e.EventID, truncate(e.Message, 60))
+}
+
+// parkedView is a parked event in JSON.
+type parkedView struct {
+	EventID       string    `json:"event_id"`
+	AggregateType string    `json:"aggregate_type"`
+	AggregateID   string    `json:"aggregate_id"`
+	Version       int64     `json:"version"`
+	Name          string    `json:"name"`
+	ParkedAt      time.Time `json:"parked_at"`
+	Error         string    `json:"error"`
+}
+
+func listParked(ctx context.Context, c *cli, key string, limit int) error {
+	if limit < 1 || limit > 10000 {
+		return usageErrorf("--limit must be within 1..10000")
+	}
+	exec, done, err := c.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	parked, err := evento.ParkedEvents(ctx, evento.New(exec), key, limit)
+	if err != nil {
+		return err
+	}
+	views := make([]parkedView, len(parked))
+	for i, p := range parked {
+		views[i] = parkedView{EventID: p.ID.String(), AggregateType: p.AggregateType, AggregateID: p.AggregateID,
+			Version: p.Version, Name: p.Name, ParkedAt: p.ParkedAt, Error: p.Error}
+	}
+	if c.json() {
+		return writeJSON(c.stdout, views)
+	}
+	if len(views) == 0 {
+		fmt.Fprintf(c.stderr, "subscription %s has no parked events\n", key)
+		return nil
+	}
+	now := time.Now()
+	t := newTable(c.stdout, "EVENT", "AGGREGATE", "VERSION", "NAME", "PARKED", "ERROR")
+	for _, v := range views {
+		t.row(v.EventID, v.AggregateType+"/"+v.AggregateID, strconv.FormatInt(v.Version, 10), v.Name,
+			formatAgo(v.ParkedAt, now), truncate(v.Error, 80))
 	}
 	return t.flush()
 }

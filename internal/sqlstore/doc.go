@@ -2,7 +2,12 @@
 // share: validation and quoting of the table-name prefix and schema name,
 // the SELECT that answers an [evento.Query] over any keyset order
 // ([Keyset]), the scan of an event row of a single-counter store, ending a
-// hand-opened transaction safely, and a small versioned-migrations runner.
+// hand-opened transaction safely, a small versioned-migrations runner, and
+// ([Leases]) the fenced lease writes, acknowledgements (with their recorded
+// errors, parked events and the transaction they share with a handler),
+// subscription status and dead letters of the stores that keep times as
+// unix microseconds. Its subpackage sqlstoretest holds the tests every SQL
+// executor runs on those acknowledgements.
 //
 // Dialect differences are data ([Dialect], [Keyset]), not copied functions.
 // What only one engine needs (its schema, its append transaction, its error

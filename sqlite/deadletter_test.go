@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore/sqlstoretest"
+	"github.com/eventogo/evento/sqlite"
+)
+
+// sqlTxExec runs stmt through the *sql.Tx a transactional handler gets.
+func sqlTxExec(ctx context.Context, stmt string) error {
+	tx, ok := evento.TxFrom[*sql.Tx](ctx)
+	if !ok {
+		return errors.New("the handler's context carries no *sql.Tx")
+	}
+	_, err := tx.ExecContext(ctx, stmt)
+	return err
+}
+
+func TestAcknowledgements(t *testing.T) {
+	sqlstoretest.Run(t, sqlstoretest.Harness{
+		Open: func(t *testing.T) sqlstoretest.Executor { return open(t) },
+		Exec: func(t *testing.T, x sqlstoretest.Executor, stmt string) {
+			t.Helper()
+			if _, err := x.(*sqlite.Executor).DB().Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		},
+		Count: func(t *testing.T, x sqlstoretest.Executor, query string) int {
+			t.Helper()
+			var n int
+			if err := x.(*sqlite.Executor).DB().QueryRow(query).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			return n
+		},
+		TxExec: sqlTxExec,
+	})
+}
+
+// A database made by a build that knew only the first schema version
+// upgrades when opened: its subscriptions keep their state and gain the
+// error columns, and the dead letters table appears.
+func TestSchemaUpgradeFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlite.MigrateTo(ctx, db, "app_", 1); err != nil {
+		t.Fatal(err)
+	}
+	c := cursor.Encode(cursor.Position{Seq: 41})
+	if _, err := db.Exec(`INSERT INTO app_subscriptions ("key", owner, epoch, expires_at, cursor, lag, updated_at)`+
+		` VALUES ('k', NULL, 3, 0, ?, 1500, ?)`, string(c), time.Now().UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+
+	x, err := sqlite.New(ctx, db, sqlite.WithTablePrefix("app_"))
+	if err != nil {
+		t.Fatalf("open a version 1 database: %v", err)
+	}
+	defer x.Close()
+	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 2, Latest: 2}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want 2 of 2", v, err)
+	}
+	st, err := x.SubscriptionStatus(ctx, "k")
+	if err != nil || st.Epoch != 3 || st.Cursor != c || st.Lag != 1500*time.Microsecond || st.LastError != nil {
+		t.Fatalf("status after the upgrade = %+v, %v", st, err)
+	}
+	l, err := x.AcquireLease(ctx, "k", "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := evento.Ack{Cursor: cursor.Encode(cursor.Position{Seq: 42}),
+		Error: &evento.SubscriptionError{EventID: "E", Message: "m", Fatal: true},
+		Park:  []*evento.DeadLetter{{EventID: "E", Event: []byte("e"), Error: "m"}}}
+	if err := x.Acknowledge(ctx, l, ack); err != nil {
+		t.Fatal(err)
+	}
+	st, err = x.SubscriptionStatus(ctx, "k")
+	if err != nil || st.LastError == nil || st.LastError.EventID != "E" || !st.LastError.Fatal {
+		t.Errorf("status = %+v, %v", st, err)
+	}
+	if dls, err := x.DeadLetters(ctx, "k", 10); err != nil || len(dls) != 1 {
+		t.Errorf("DeadLetters = %v, %v", dls, err)
+	}
+}
+
+// Two executors on one file stand for two processes. Transactional
+// acknowledgements, acknowledgements that park, and appends from both
+// contend for SQLite's one writer: each waits for its turn (in this
+// process's writer lock, or in the busy handler against the other
+// process), none fails with SQLITE_BUSY or deadlocks, and every handler
+// write commits with its cursor.
+func TestAcknowledgeTxContendsAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var execs [2]*sqlite.Executor
+	for i := range execs {
+		x, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		execs[i] = x
+	}
+	if _, err := execs[0].DB().Exec("CREATE TABLE handler_rows (id TEXT NOT NULL PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+
+	const workers, rounds = 2, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(execs)*workers)
+	for i, x := range execs {
+		for w := range workers {
+			key := fmt.Sprintf("sub-%d-%d", i, w)
+			wg.Go(func() {
+				l, err := x.AcquireLease(ctx, key, key, time.Minute)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for r := range rounds {
+					ack := evento.Ack{Cursor: cursor.Encode(cursor.Position{Seq: uint64(r + 1)})}
+					if r%5 == 4 {
+						ack.Park = []*evento.DeadLetter{{EventID: fmt.Sprint(r), Event: []byte("e")}}
+						if err := x.Acknowledge(ctx, l, ack); err != nil {
+							errs <- fmt.Errorf("%s: Acknowledge: %w", key, err)
+							return
+						}
+						continue
+					}
+					err := x.AcknowledgeTx(ctx, l, ack, func(ctx context.Context) error {
+						tx, _ := evento.TxFrom[*sql.Tx](ctx)
+						var n int
+						if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM handler_rows").Scan(&n); err != nil {
+							return err
+						}
+						time.Sleep(time.Millisecond) // hold the write lock a while
+						_, err := tx.ExecContext(ctx, "INSERT INTO handler_rows (id) VALUES (?)", fmt.Sprintf("%s-%d", key, r))
+						return err
+					})
+					if err != nil {
+						errs <- fmt.Errorf("%s: AcknowledgeTx: %w", key, err)
+						return
+					}
+				}
+			})
+			wg.Go(func() {
+				for v := int64(0); v < rounds; v++ {
+					if err := x.Append(ctx, newCommit("t", key, v, 1)); err != nil {
+						errs <- fmt.Errorf("%s: Append: %w", key, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+	var rows int
+	if err := execs[1].DB().QueryRow("SELECT COUNT(*) FROM handler_rows").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(execs) * workers * (rounds - rounds/5); rows != want {
+		t.Errorf("%d handler rows, want %d", rows, want)
+	}
+	if n := len(readAll(t, execs[0], evento.Query{})); n != len(execs)*workers*rounds {
+		t.Errorf("%d events, want %d", n, len(execs)*workers*rounds)
+	}
+	for i := range execs {
+		for w := range workers {
+			key := fmt.Sprintf("sub-%d-%d", i, w)
+			st, err := execs[1-i].SubscriptionStatus(ctx, key)
+			if err != nil || st.Cursor != cursor.Encode(cursor.Position{Seq: rounds}) {
+				t.Errorf("%s: status %+v, %v", key, st, err)
+			}
+			if dls, err := execs[1-i].DeadLetters(ctx, key, 100); err != nil || len(dls) != rounds/5 {
+				t.Errorf("%s: %d dead letters, %v; want %d", key, len(dls), err, rounds/5)
+			}
+		}
+	}
+}

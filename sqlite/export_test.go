@@ -1,0 +1,19 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// DB returns the executor's database, for tests that read and write it
+// with their own SQL.
+func (x *Executor) DB() *sql.DB { return x.db }
+
+// MigrateTo applies the first n migrations of the schema with the table
+// prefix to db, as a build that knew only those would: tests use it to
+// make a database of an older schema version.
+func MigrateTo(ctx context.Context, db *sql.DB, prefix string, n int) error {
+	s := schema(newTables(prefix))
+	s.Migrations = s.Migrations[:n]
+	return s.Migrate(ctx, db)
+}
