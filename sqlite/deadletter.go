@@ -46,8 +46,9 @@ func (x *Executor) DeleteDeadLetter(ctx context.Context, key, eventID string) er
 // executor's Append included: SQLite admits one writer at a time, and the
 // transaction holds the database's write lock, and this executor's write
 // turn, until AcknowledgeTx returns. Another write from this process waits
-// for the turn (an Append from inside fn would wait until ctx ends); a
-// writer in another process waits in SQLite's busy handler, up to
+// for the turn (a write through this executor from inside fn, on fn's
+// context, fails at once with an error matching evento.ErrInvalidArgument
+// rather than wait for itself); a writer in another process waits in SQLite's busy handler, up to
 // busy_timeout, so keep fn short.
 //
 // The transaction is a plain (deferred) BEGIN whose first statement is the
@@ -60,5 +61,7 @@ func (x *Executor) DeleteDeadLetter(ctx context.Context, key, eventID string) er
 // this process the write turn is taken before BEGIN, so the transaction
 // never waits for an append of its own process, nor one for it.
 func (x *Executor) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.Ack, fn func(ctx context.Context) error) error {
-	return x.leases.AcknowledgeTx(ctx, l, ack, fn)
+	return x.leases.AcknowledgeTx(ctx, l, ack, func(ctx context.Context) error {
+		return fn(context.WithValue(ctx, writerHeld{}, x))
+	})
 }

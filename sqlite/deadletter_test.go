@@ -199,3 +199,35 @@ func TestAcknowledgeTxContendsAcrossProcesses(t *testing.T) {
 		}
 	}
 }
+
+// A transactional handler that appends through the executor whose write
+// lock its transaction holds gets an error at once instead of waiting for
+// itself.
+func TestAppendInsideTransactionalHandlerFails(t *testing.T) {
+	ctx := t.Context()
+	x := open(t)
+	st := evento.New(x)
+	l, err := x.AcquireLease(ctx, "tx-append", "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- x.AcknowledgeTx(ctx, l, evento.Ack{}, func(ctx context.Context) error {
+			_, err := st.Create().Event(AccountOpened{Owner: "inside"}).Commit(ctx)
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, evento.ErrInvalidArgument) {
+			t.Errorf("append inside the handler = %v, want an error matching ErrInvalidArgument", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an append inside a transactional handler waited for its own transaction")
+	}
+	// Outside the handler the store writes as usual.
+	if _, err := st.Create().Event(AccountOpened{Owner: "outside"}).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

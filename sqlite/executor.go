@@ -142,6 +142,10 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 
 // lockWriter waits for this process's write turn, or for ctx to end.
 func (x *Executor) lockWriter(ctx context.Context) error {
+	if ctx.Value(writerHeld{}) == x {
+		return fmt.Errorf("%w: a transactional handler writes through this store's own calls; "+
+			"it holds the store's write lock, so write through evento.TxFrom[*sql.Tx](ctx) instead", evento.ErrInvalidArgument)
+	}
 	select {
 	case x.writer <- struct{}{}:
 		return nil
@@ -151,3 +155,8 @@ func (x *Executor) lockWriter(ctx context.Context) error {
 }
 
 func (x *Executor) unlockWriter() { <-x.writer }
+
+// writerHeld marks the context of a transactional handler with the executor
+// whose write lock it runs under, so that a write through that executor
+// fails at once instead of waiting for itself.
+type writerHeld struct{}
