@@ -66,9 +66,10 @@ type LeaseStore interface {
 	SubscriptionStatus(ctx context.Context, key string) (*SubscriptionStatus, error)
 }
 
-// Waker is implemented by executors that can tell subscriptions in the same
-// process that events were appended, so that they need not wait for their
-// next poll.
+// Waker is implemented by executors that can tell subscriptions that
+// events were appended, so that they need not wait for their next poll:
+// appends through the same executor at least, and on stores that push
+// notifications (PostgreSQL's LISTEN/NOTIFY) appends from any process.
 type Waker interface {
 	// Wake returns a channel that is closed after the next successful
 	// append. Take the channel before reading, then wait on it, so that no

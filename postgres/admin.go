@@ -25,35 +25,21 @@ var (
 	_ evento.Migrator           = (*Executor)(nil)
 )
 
-// Subscriptions returns the stored state of every subscription key, sorted
-// by key.
+// Subscriptions returns the stored state of every subscription key, its
+// last recorded error included, sorted by key.
 func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionStatus, error) {
-	rows, err := x.pool.Query(ctx, `SELECT "key", owner, epoch, expires_at, cursor, lag, updated_at FROM `+
-		x.names.subscriptions+` ORDER BY "key" COLLATE "C"`)
+	rows, err := x.pool.Query(ctx, x.stmt.acks.listSubscriptions)
 	if err != nil {
 		return nil, fmt.Errorf("evento: list subscriptions: %w", err)
 	}
 	defer rows.Close()
 	var out []*evento.SubscriptionStatus
 	for rows.Next() {
-		var (
-			st                   evento.SubscriptionStatus
-			owner                *string
-			position             string
-			lag                  int64
-			expiresAt, updatedAt *time.Time
-		)
-		if err := rows.Scan(&st.Key, &owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt); err != nil {
+		st := new(evento.SubscriptionStatus)
+		if err := scanStatus(rows.Scan, st, true); err != nil {
 			return nil, fmt.Errorf("evento: list subscriptions: %w", err)
 		}
-		if owner != nil {
-			st.Owner = *owner
-		}
-		st.Cursor = cursor.Value(position)
-		st.Lag = time.Duration(lag) * time.Microsecond
-		st.ExpiresAt = utcOrZero(expiresAt)
-		st.UpdatedAt = utcOrZero(updatedAt)
-		out = append(out, &st)
+		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("evento: list subscriptions: %w", err)
@@ -108,7 +94,7 @@ func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 	}
 	err = x.pool.QueryRow(ctx, `SELECT COALESCE(sum(pg_catalog.pg_total_relation_size(t::pg_catalog.regclass)), 0)::bigint`+
 		` FROM unnest($1::text[]) AS t`,
-		[]string{n.events, n.snapshots, n.subscriptions, n.migrations}).Scan(&st.Size)
+		[]string{n.events, n.snapshots, n.subscriptions, n.deadLetters, n.migrations}).Scan(&st.Size)
 	if err != nil {
 		return nil, fmt.Errorf("evento: stats: size: %w", err)
 	}

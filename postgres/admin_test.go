@@ -16,8 +16,8 @@ func TestAdminSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != (evento.SchemaVersion{Applied: 1, Latest: 1}) {
-		t.Errorf("SchemaVersion = %+v, want applied 1, latest 1", v)
+	if v != (evento.SchemaVersion{Applied: 2, Latest: 2}) {
+		t.Errorf("SchemaVersion = %+v, want applied 2, latest 2", v)
 	}
 }
 

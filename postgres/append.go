@@ -34,6 +34,11 @@ import (
 // evento.ErrAlreadyAppended, not with a version conflict, and stores
 // nothing twice: the event ids are unique, and the first one is found at
 // its place.
+//
+// Unless the executor was made [WithoutNotify], a committed append is then
+// notified (pg_notify) from a goroutine of the executor, so that the
+// listeners of [Executor.Wake], in every process, hear of it; appends
+// that commit while a notification is on its way share the next one.
 func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -45,6 +50,9 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	w.apply(c)
 	x.noteAppend(c.Events[0].Position.Tx)
 	x.wake.Fire()
+	if x.notifier != nil {
+		x.notifier.notify(c.Events[0].Position.Tx)
+	}
 	return nil
 }
 

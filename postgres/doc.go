@@ -92,11 +92,28 @@
 // Event timestamps are set by the caller, or by this process's clock when
 // zero, as in every executor.
 //
+// # Wake-ups across processes
+//
+// Every committed append is notified (pg_notify) on a channel named after
+// the schema and prefix, from a goroutine of the executor that sends at most
+// one notification every few milliseconds, so concurrent appends share them
+// and never wait for them. [Executor.Wake] listens on a connection of its
+// own, reconnecting after failures, and wakes waiting subscriptions once
+// reads can return the notified events: a subscription in any process sees
+// a new event within milliseconds, and polls only as a fallback.
+// [WithoutNotify] turns this off.
+//
+// # Transactional handlers
+//
+// The executor implements evento.TxAcknowledger: a subscription made
+// Transactional runs each handler in a transaction that also stores its
+// cursor, and the handler reaches it with evento.TxFrom[pgx.Tx](ctx).
+//
 // # Tables
 //
 // With the default schema "public" and prefix "evento_", the executor keeps
-// its data in evento_events, evento_snapshots and evento_subscriptions,
-// records applied migrations in evento_schema_migrations, and defines the
+// its data in evento_events, evento_snapshots, evento_subscriptions and
+// evento_dead_letters (events subscriptions parked), records applied migrations in evento_schema_migrations, and defines the
 // functions evento_current_tx and evento_horizon. [WithSchema] and
 // [WithTablePrefix] change the schema (which the migrations create when
 // missing) and the prefix; they must match ^[a-z_][a-z0-9_]{0,62}$ and

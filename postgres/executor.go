@@ -22,6 +22,10 @@ type Executor struct {
 	names    names
 	stmt     statements
 	wake     wake.Signal
+	// listener turns other sessions' notifications into wake, and
+	// notifier sends this executor's; both nil with WithoutNotify.
+	listener *listener
+	notifier *notifier
 
 	// Read-your-writes bookkeeping (see awaitOwnWrites): the newest
 	// transaction id this executor appended, the highest horizon seen, and
@@ -91,12 +95,28 @@ func newExecutor(ctx context.Context, pool *pgxpool.Pool, cfg config) (*Executor
 	if err := schema(n).Migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	return &Executor{pool: pool, names: n, stmt: newStatements(n)}, nil
+	channel := ""
+	if !cfg.noNotify {
+		channel = notifyChannel(cfg)
+	}
+	x := &Executor{pool: pool, names: n, stmt: newStatements(n)}
+	if channel != "" {
+		x.listener = newListener(pool, channel, x.stmt.horizon, x.wake.Fire)
+		x.notifier = newNotifier(pool, channel)
+	}
+	return x, nil
 }
 
-// Close closes the pool if [Open] opened it; a pool passed to [New] stays
-// open.
+// Close stops the listener that [Executor.Wake] started and the goroutine
+// that sends the appends' notifications, and waits until they have
+// returned; then it closes the pool if [Open] opened
+// it. A pool passed to [New] stays open. After Close, Wake no longer
+// listens.
 func (x *Executor) Close() error {
+	if x.listener != nil {
+		x.listener.stop()
+		x.notifier.stop()
+	}
 	if x.ownsPool {
 		x.pool.Close()
 	}
@@ -104,8 +124,31 @@ func (x *Executor) Close() error {
 }
 
 // Wake returns a channel that is closed after the next successful append
-// through this executor. Appends by other processes do not close it.
-func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
+// to this executor's tables, by this executor or, through PostgreSQL's
+// LISTEN/NOTIFY, by any other session: another executor on the same schema
+// and prefix, in this process or another.
+//
+// The first call starts a goroutine that holds one connection of its own
+// (taken out of the pool, and no longer counted in it) listening to the
+// channel that appends notify, until Close. A notified append closes the
+// channel once reads of the global log can return its events: when a
+// transaction older than the append still runs somewhere on the server and
+// holds the horizon (see the package documentation), the channel closes
+// when that transaction ends (the listener reads the horizon again at
+// intervals growing up to a quarter of a second). When the connection
+// fails (a server restart, a terminated backend), the goroutine reconnects
+// with a backoff from 50 milliseconds to 5 seconds, and closes the channel
+// once it listens again, since events may have been appended in between:
+// the channel may close without a new event, and a waiter then finds
+// nothing new. With [WithoutNotify], or after Close, the channel reports
+// only the appends made through this executor.
+func (x *Executor) Wake() <-chan struct{} {
+	ch := x.wake.C()
+	if x.listener != nil {
+		x.listener.start()
+	}
+	return ch
+}
 
 // positionValues returns the bind values of a position of this store. Every
 // stored event has a transaction part, so a cursor with a sequence and no

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -84,15 +85,35 @@ func (x *Executor) ReleaseLease(ctx context.Context, l *evento.Lease) error {
 	return err
 }
 
-// Acknowledge stores ack's cursor and lag for l's key, with the time, and
-// sets l.Cursor. It fails with an error matching evento.ErrLeaseLost, having
-// stored nothing, when l's epoch is no longer current. It does not extend
-// the lease.
+// Acknowledge stores ack's cursor and lag for l's key, with the time on
+// the database's clock, and sets l.Cursor. ack.Error, when set, becomes the
+// key's last error, recorded with the same time; ack.Park is added to the
+// key's dead letters in the same transaction. It fails with an error
+// matching evento.ErrLeaseLost, having stored nothing, when l's epoch is no
+// longer current, and with evento.ErrInvalidArgument for a dead letter
+// without an event id or an event. It does not extend the lease.
+//
+// PostgreSQL's text holds valid UTF-8 without NUL bytes: any other byte of
+// an error message is stored as U+FFFD, rather than making the
+// acknowledgement fail.
 func (x *Executor) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack) error {
-	err := x.fencedWrite(ctx, "acknowledge", l, x.stmt.acknowledge,
-		string(ack.Cursor), ack.Lag.Microseconds(), l.Key, l.Owner, l.Epoch)
-	if err != nil {
+	if err := sqlstore.CheckAck(ack); err != nil {
 		return err
+	}
+	switch {
+	case len(ack.Park) > 0:
+		return x.AcknowledgeTx(ctx, l, ack, nil)
+	case ack.Error != nil:
+		// One statement, atomic on its own.
+		if _, err := x.acknowledgeIn(ctx, x.pool, l, ack); err != nil {
+			return err
+		}
+	default:
+		err := x.fencedWrite(ctx, "acknowledge", l, x.stmt.acknowledge,
+			string(ack.Cursor), ack.Lag.Microseconds(), l.Key, l.Owner, l.Epoch)
+		if err != nil {
+			return err
+		}
 	}
 	l.Cursor = ack.Cursor
 	return nil
@@ -115,23 +136,37 @@ func leaseLost(l *evento.Lease) error {
 	return fmt.Errorf("%w: %s by %s at epoch %d", evento.ErrLeaseLost, l.Key, l.Owner, l.Epoch)
 }
 
-// SubscriptionStatus returns the stored state of key, or an error matching
-// evento.ErrNotFound.
+// SubscriptionStatus returns the stored state of key, its last recorded
+// error included, or an error matching evento.ErrNotFound.
 func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.SubscriptionStatus, error) {
-	var (
-		st                   = &evento.SubscriptionStatus{Key: key}
-		owner                *string
-		position             string
-		lag                  int64
-		expiresAt, updatedAt *time.Time
-	)
-	err := x.pool.QueryRow(ctx, x.stmt.subscriptionStatus, key).
-		Scan(&owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt)
+	st := &evento.SubscriptionStatus{Key: key}
+	err := scanStatus(x.pool.QueryRow(ctx, x.stmt.subscriptionStatus, key).Scan, st, false)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, fmt.Errorf("%w: subscription %s", evento.ErrNotFound, key)
 	case err != nil:
 		return nil, fmt.Errorf("evento: subscription status %s: %w", key, err)
+	}
+	return st, nil
+}
+
+// scanStatus reads one row of sqlstore.StatusColumns, preceded by the key
+// when withKey is set, into st.
+func scanStatus(scan func(dest ...any) error, st *evento.SubscriptionStatus, withKey bool) error {
+	var (
+		owner, errorEventID, errorMessage *string
+		position                          string
+		lag                               int64
+		expiresAt, updatedAt, errorAt     *time.Time
+		errorFatal                        bool
+	)
+	dest := []any{&owner, &st.Epoch, &expiresAt, &position, &lag, &updatedAt,
+		&errorEventID, &errorMessage, &errorAt, &errorFatal}
+	if withKey {
+		dest = append([]any{&st.Key}, dest...)
+	}
+	if err := scan(dest...); err != nil {
+		return err
 	}
 	if owner != nil {
 		st.Owner = *owner
@@ -140,7 +175,16 @@ func (x *Executor) SubscriptionStatus(ctx context.Context, key string) (*evento.
 	st.Lag = time.Duration(lag) * time.Microsecond
 	st.ExpiresAt = utcOrZero(expiresAt)
 	st.UpdatedAt = utcOrZero(updatedAt)
-	return st, nil
+	if errorAt != nil {
+		st.LastError = &evento.SubscriptionError{At: errorAt.UTC(), Fatal: errorFatal}
+		if errorEventID != nil {
+			st.LastError.EventID = *errorEventID
+		}
+		if errorMessage != nil {
+			st.LastError.Message = *errorMessage
+		}
+	}
+	return nil
 }
 
 // utcOrZero converts a nullable stored time.

@@ -19,6 +19,7 @@ type names struct {
 	events        string
 	snapshots     string
 	subscriptions string
+	deadLetters   string
 	migrations    string
 	// currentTx is the function that gives a writing transaction its
 	// tx_id; horizon gives the bound of ordered reads. See Rebase.
@@ -51,6 +52,7 @@ func newNames(c config) names {
 		events:        qualified("events"),
 		snapshots:     qualified("snapshots"),
 		subscriptions: qualified("subscriptions"),
+		deadLetters:   qualified("dead_letters"),
 		migrations:    qualified("schema_migrations"),
 		currentTx:     qualified("current_tx"),
 		horizon:       qualified("horizon"),
@@ -108,6 +110,12 @@ func (n names) txFunctions(base uint64) []string {
 // routing key. UNIQUE(aggregate_type, aggregate_id, version) is what
 // enforces optimistic concurrency, and serves the lookup of an aggregate's
 // current version.
+//
+// Version 2 records the last handler failure of each subscription (NULL
+// columns, error_at a timestamptz like updated_at) and adds the dead
+// letters: the events subscriptions parked, one row per key and event id,
+// listed through the (key, parked_at, event_id) index, whose event_id
+// sorts byte by byte (the "C" collation) as in the other stores.
 func schema(n names) *sqlstore.Schema {
 	v1 := append(n.txFunctions(0),
 		`CREATE TABLE `+n.events+` (
@@ -151,6 +159,23 @@ func schema(n names) *sqlstore.Schema {
 			CONSTRAINT `+n.local("subscriptions_pkey")+` PRIMARY KEY ("key")
 		)`,
 	)
+	v2 := []string{
+		`ALTER TABLE ` + n.subscriptions +
+			` ADD COLUMN error_event_id text,` +
+			` ADD COLUMN error_message text,` +
+			` ADD COLUMN error_at timestamptz,` +
+			` ADD COLUMN error_fatal boolean NOT NULL DEFAULT false`,
+		`CREATE TABLE ` + n.deadLetters + ` (
+			"key"     text        NOT NULL,
+			event_id  text        NOT NULL,
+			event     bytea       NOT NULL,
+			error     text        NOT NULL,
+			parked_at timestamptz NOT NULL,
+			CONSTRAINT ` + n.local("dead_letters_pkey") + ` PRIMARY KEY ("key", event_id)
+		)`,
+		`CREATE INDEX ` + n.local("dead_letters_parked") + ` ON ` + n.deadLetters +
+			` ("key", parked_at, event_id COLLATE "C")`,
+	}
 	return &sqlstore.Schema{
 		Dialect: dialect,
 		Table:   n.migrations,
@@ -165,6 +190,6 @@ func schema(n names) *sqlstore.Schema {
 			`DO $evento$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` +
 				literal(n.schemaName) + `) THEN CREATE SCHEMA ` + n.schema + `; END IF; END $evento$`,
 		},
-		Migrations: []sqlstore.Migration{{Version: 1, Statements: v1}},
+		Migrations: []sqlstore.Migration{{Version: 1, Statements: v1}, {Version: 2, Statements: v2}},
 	}
 }

@@ -39,8 +39,13 @@ type statements struct {
 	releaseLease       string
 	acknowledge        string
 	subscriptionStatus string
+	// acks holds the statements of the acknowledgements that record an
+	// error or park events, of the dead letters, and of the subscription
+	// list (see deadletter.go).
+	acks ackStatements
 }
 
+// newStatements builds the statements on the names n.
 func newStatements(n names) statements {
 	s := n.subscriptions
 	order := sqlstore.Keyset{
@@ -51,26 +56,7 @@ func newStatements(n names) statements {
 	ordered := order
 	ordered.Bound = "tx_id < " + n.horizon + "()"
 	return statements{
-		// The CTE reads the aggregate's last event with the statement's
-		// snapshot; the INSERT writes the events only when that event is
-		// the one the commit expects, and when it was written by an older
-		// transaction than this one (always so outside a caller's own
-		// transaction: see Append). Rows are inserted in commit order, so
-		// that their seq values ascend with their versions.
-		appendEvents: `WITH last AS (` +
-			`SELECT version, routing_key, tx_id FROM ` + n.events +
-			` WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1)` +
-			` INSERT INTO ` + n.events +
-			` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)` +
-			` SELECT e.id, $1, $2, $3::bigint + e.ord, e.name,` +
-			` CASE WHEN $3::bigint = 0 THEN $4::text ELSE (SELECT routing_key FROM last) END,` +
-			` e.data, e.metadata, e.ts` +
-			` FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::timestamptz[])` +
-			` WITH ORDINALITY AS e (id, name, data, metadata, ts, ord)` +
-			` WHERE COALESCE((SELECT version FROM last), 0) = $3::bigint` +
-			` AND COALESCE((SELECT tx_id FROM last) < ` + n.currentTx + `(), true)` +
-			` ORDER BY e.ord` +
-			` RETURNING tx_id, seq, version, routing_key`,
+		appendEvents: appendStatement(n),
 		aggregateState: `SELECT version, tx_id FROM ` + n.events +
 			` WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1`,
 		eventOwner: `SELECT aggregate_type, aggregate_id, version FROM ` + n.events + ` WHERE id = $1`,
@@ -116,7 +102,32 @@ func newStatements(n names) statements {
 			` WHERE "key" = $1 AND owner = $2 AND epoch = $3`,
 		acknowledge: `UPDATE ` + s + ` SET cursor = $1, lag = $2, updated_at = pg_catalog.clock_timestamp()` +
 			` WHERE "key" = $3 AND owner = $4 AND epoch = $5`,
-		subscriptionStatus: `SELECT owner, epoch, expires_at, cursor, lag, updated_at FROM ` + s +
-			` WHERE "key" = $1`,
+		subscriptionStatus: `SELECT ` + sqlstore.StatusColumns(dialect) + ` FROM ` + s + ` WHERE "key" = $1`,
+		acks:               newAckStatements(n),
 	}
+}
+
+// appendStatement returns the append statement (see Append).
+//
+// The first CTE reads the aggregate's last event with the statement's
+// snapshot; the INSERT writes the events only when that event is the one
+// the commit expects, and when it was written by an older transaction than
+// this one (always so outside a caller's own transaction: see Append). Rows
+// are inserted in commit order, so that their seq values ascend with their
+// versions.
+func appendStatement(n names) string {
+	return `WITH last AS (` +
+		`SELECT version, routing_key, tx_id FROM ` + n.events +
+		` WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1)` +
+		` INSERT INTO ` + n.events +
+		` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)` +
+		` SELECT e.id, $1, $2, $3::bigint + e.ord, e.name,` +
+		` CASE WHEN $3::bigint = 0 THEN $4::text ELSE (SELECT routing_key FROM last) END,` +
+		` e.data, e.metadata, e.ts` +
+		` FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::timestamptz[])` +
+		` WITH ORDINALITY AS e (id, name, data, metadata, ts, ord)` +
+		` WHERE COALESCE((SELECT version FROM last), 0) = $3::bigint` +
+		` AND COALESCE((SELECT tx_id FROM last) < ` + n.currentTx + `(), true)` +
+		` ORDER BY e.ord` +
+		` RETURNING tx_id, seq, version, routing_key`
 }
