@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/eventogo/evento"
@@ -12,47 +14,209 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// Append writes the events of c atomically, in one BEGIN IMMEDIATE
-// transaction, and on success sets Position, RoutingKey and Timestamp (to
-// the stored microsecond, or to now when it was zero) on each of them.
+// Append writes the events of c atomically and on success sets Position,
+// RoutingKey and Timestamp (to the stored microsecond, or to now when it
+// was zero) on each of them.
+//
+// Appends of one process share transactions (group commit): the first
+// appender to get the write turn writes every commit queued at that
+// moment in one BEGIN IMMEDIATE transaction, each commit under a savepoint
+// of its own, so that a commit that fails (a version conflict, say) is
+// rolled back alone and the others commit together, with one sync of the
+// database file. A lone append is one plain transaction.
 //
 // The version check reads the aggregate's current version under SQLite's
 // write lock, so no other writer can move it before the commit; the
 // UNIQUE(aggregate_type, aggregate_id, version) constraint enforces the
-// same rule in the database. A context cancelled before COMMIT rolls
-// everything back; once COMMIT starts it is not interrupted.
+// same rule in the database. A context cancelled while the commit waits
+// for its turn withdraws it; once a transaction has taken it, Append
+// reports that transaction's outcome.
 func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if err := x.lockWriter(ctx); err != nil {
-		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+	if ctx.Value(writerHeld{}) == x {
+		return x.lockWriter(ctx) // explains the misuse
 	}
-	defer x.unlockWriter()
-	wc, err := x.writerConn(ctx)
+	req := x.queue.add(ctx, c)
+	for {
+		select {
+		case <-req.done:
+			return req.err
+		case x.writer <- struct{}{}:
+			if !req.finished() {
+				x.writeBatch(ctx)
+			}
+			<-x.writer
+			if req.finished() {
+				return req.err
+			}
+			// The batch was full before reaching this commit: lead another.
+		case <-ctx.Done():
+			if x.queue.withdraw(req) {
+				return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, ctx.Err())
+			}
+			<-req.done // a transaction took it: its outcome is the answer
+			return req.err
+		}
+	}
+}
+
+// Group commit bounds: one transaction takes at most this many commits,
+// and stops taking more once it holds this many events.
+const (
+	maxBatchCommits = 256
+	maxBatchEvents  = 10_000
+)
+
+// appendRequest is one queued commit.
+type appendRequest struct {
+	ctx  context.Context
+	c    *evento.Commit
+	err  error
+	done chan struct{} // closed once err is set
+}
+
+func (r *appendRequest) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *appendRequest) finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// appendQueue holds the commits waiting for a transaction.
+type appendQueue struct {
+	mu      sync.Mutex
+	waiting []*appendRequest
+}
+
+func (q *appendQueue) add(ctx context.Context, c *evento.Commit) *appendRequest {
+	r := &appendRequest{ctx: ctx, c: c, done: make(chan struct{})}
+	q.mu.Lock()
+	q.waiting = append(q.waiting, r)
+	q.mu.Unlock()
+	return r
+}
+
+// withdraw removes r if no transaction has taken it yet.
+func (q *appendQueue) withdraw(r *appendRequest) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.waiting, r)
+	if i < 0 {
+		return false
+	}
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	return true
+}
+
+// take removes and returns the next batch of commits.
+func (q *appendQueue) take() []*appendRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n, events := 0, 0
+	for n < len(q.waiting) && n < maxBatchCommits && (n == 0 || events+len(q.waiting[n].c.Events) <= maxBatchEvents) {
+		events += len(q.waiting[n].c.Events)
+		n++
+	}
+	batch := slices.Clone(q.waiting[:n])
+	q.waiting = slices.Delete(q.waiting, 0, n)
+	return batch
+}
+
+// writeBatch writes the commits waiting in the queue in one transaction
+// and finishes each of them. The caller holds the writer lock.
+func (x *Executor) writeBatch(ctx context.Context) {
+	batch := x.queue.take()
+	if len(batch) == 0 {
+		return
+	}
+	// The transaction serves every commit of the batch, so it runs whatever
+	// happens to the context of the appender that leads it.
+	tctx := context.WithoutCancel(ctx)
+	fail := func(err error) {
+		for _, r := range batch {
+			if !r.finished() {
+				r.finish(fmt.Errorf("evento: append to %s/%s: %w", r.c.AggregateType, r.c.AggregateID, err))
+			}
+		}
+	}
+	wc, err := x.writerConn(tctx)
 	if err != nil {
-		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
+		fail(err)
+		return
 	}
-	if _, err := wc.begin.ExecContext(ctx); err != nil {
-		x.rollback(ctx)
-		return fmt.Errorf("evento: append to %s/%s: begin: %w", c.AggregateType, c.AggregateID, err)
+	if _, err := wc.begin.ExecContext(tctx); err != nil {
+		x.rollback(tctx)
+		fail(fmt.Errorf("begin: %w", err))
+		return
 	}
-	w, err := x.write(ctx, wc, c)
-	if err != nil {
-		x.rollback(ctx)
-		return err
+	results := make([]written, len(batch))
+	stored := 0
+	for i, r := range batch {
+		if len(batch) == 1 {
+			// Alone, the commit needs no savepoint: it fails with the
+			// whole transaction.
+			if results[i], err = x.write(r.ctx, wc, r.c); err != nil {
+				x.rollback(tctx)
+				r.finish(err)
+				return
+			}
+			stored++
+			break
+		}
+		if _, err := wc.savepoint.ExecContext(tctx); err != nil {
+			x.rollback(tctx)
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		if results[i], err = x.write(r.ctx, wc, r.c); err != nil {
+			if _, rerr := wc.rollbackTo.ExecContext(tctx); rerr != nil {
+				x.rollback(tctx)
+				r.finish(err)
+				fail(fmt.Errorf("rollback to savepoint: %w", rerr))
+				return
+			}
+			r.finish(err)
+		}
+		if _, err := wc.release.ExecContext(tctx); err != nil {
+			x.rollback(tctx)
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+		if !r.finished() {
+			stored++
+		}
 	}
-	if _, err := wc.commit.ExecContext(context.WithoutCancel(ctx)); err != nil {
-		x.rollback(ctx)
-		return fmt.Errorf("evento: append to %s/%s: commit: %w", c.AggregateType, c.AggregateID, err)
+	if stored == 0 {
+		x.rollback(tctx)
+		return
 	}
-	for i, e := range c.Events {
-		e.Position = cursor.Position{Seq: uint64(w.positions[i])}
-		e.RoutingKey = w.routingKey
-		e.Timestamp = time.UnixMicro(w.timestamps[i]).UTC()
+	if _, err := wc.commit.ExecContext(tctx); err != nil {
+		x.rollback(tctx)
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, r := range batch {
+		if r.finished() {
+			continue
+		}
+		w := results[i]
+		for j, e := range r.c.Events {
+			e.Position = cursor.Position{Seq: uint64(w.positions[j])}
+			e.RoutingKey = w.routingKey
+			e.Timestamp = time.UnixMicro(w.timestamps[j]).UTC()
+		}
+		r.finish(nil)
 	}
 	x.wake.Fire()
-	return nil
 }
 
 // written is what a successful write assigned to the commit's events; it

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +158,41 @@ func BenchmarkFloorInsert(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkAppendConcurrent appends one event to a new aggregate per
+// iteration from 8 goroutines, which share transactions (group commit).
+// Compare with BenchmarkFloorInsert, one autocommit INSERT per event.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	const writers = 8
+	for _, sm := range syncModes {
+		b.Run(sm.name, func(b *testing.B) {
+			x := open(b, sqlite.WithSynchronous(sm.mode))
+			ctx := context.Background()
+			commits := make([]*evento.Commit, b.N)
+			for i := range commits {
+				commits[i] = newCommit("bench", fmt.Sprint("agg-", i), 0, 1)
+			}
+			var next atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= b.N {
+							return
+						}
+						if err := x.Append(ctx, commits[i]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
 		})
 	}
 }

@@ -30,7 +30,9 @@ type Executor struct {
 	// writer admits one write at a time from this process; a channel
 	// rather than a mutex so that waiting for it honours the context.
 	writer chan struct{}
-	wake   wake.Signal
+	// queue holds the appends waiting for a transaction (group commit).
+	queue appendQueue
+	wake  wake.Signal
 }
 
 var (

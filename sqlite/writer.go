@@ -18,8 +18,9 @@ const rollbackTimeout = 10 * time.Second
 // Only the holder of the writer lock touches it; it is opened at the first
 // append and replaced when a failure may have left it in a transaction.
 type writer struct {
-	conn                        *sql.Conn
-	begin, commit, state, event *sql.Stmt
+	conn                           *sql.Conn
+	begin, commit, state, event    *sql.Stmt
+	savepoint, rollbackTo, release *sql.Stmt
 }
 
 // writerConn returns the append connection, opening it if needed. The
@@ -41,6 +42,9 @@ func (x *Executor) writerConn(ctx context.Context) (*writer, error) {
 		{&w.commit, "COMMIT"},
 		{&w.state, x.stmt.aggregateState},
 		{&w.event, x.stmt.insertEvent},
+		{&w.savepoint, "SAVEPOINT evento_commit"},
+		{&w.rollbackTo, "ROLLBACK TO evento_commit"},
+		{&w.release, "RELEASE evento_commit"},
 	} {
 		if *p.stmt, err = conn.PrepareContext(ctx, p.query); err != nil {
 			w.close()
@@ -85,7 +89,7 @@ func (w *writer) close() {
 }
 
 func (w *writer) closeStatements() {
-	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event} {
+	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event, w.savepoint, w.rollbackTo, w.release} {
 		if s != nil {
 			s.Close()
 		}
