@@ -50,6 +50,12 @@ type TxAcknowledger interface {
 	// lease's row stays locked while fn runs and no successor can take the
 	// lease half-way. On success it sets l.Cursor.
 	AcknowledgeTx(ctx context.Context, l *Lease, ack Ack, fn func(ctx context.Context) error) error
+	// DeleteDeadLetterTx begins a transaction, deletes the dead letter of
+	// key and eventID in it (an error matching ErrNotFound, and nothing
+	// else done, when there is none), calls fn with a context that carries
+	// the transaction, and commits when fn returns nil; otherwise it rolls
+	// back. [Subscription.Replay] uses it for a transactional subscription.
+	DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(ctx context.Context) error) error
 }
 
 type txKey struct{}
@@ -99,6 +105,12 @@ func (r *Rw) AcknowledgeTx(ctx context.Context, l *Lease, ack Ack, fn func(conte
 	return acknowledgeTx(ctx, r.write, l, ack, fn)
 }
 
+// DeleteDeadLetterTx deletes a dead letter in a transaction of the write
+// store.
+func (r *Rw) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(context.Context) error) error {
+	return deleteDeadLetterTx(ctx, r.write, key, eventID, fn)
+}
+
 // DeadLetters lists the first member's parked events.
 func (g *Group) DeadLetters(ctx context.Context, key string, limit int) ([]*DeadLetter, error) {
 	return deadLetters(ctx, g.members[0], key, limit)
@@ -112,6 +124,20 @@ func (g *Group) DeleteDeadLetter(ctx context.Context, key, eventID string) error
 // AcknowledgeTx acknowledges in a transaction of the first member.
 func (g *Group) AcknowledgeTx(ctx context.Context, l *Lease, ack Ack, fn func(context.Context) error) error {
 	return acknowledgeTx(ctx, g.members[0], l, ack, fn)
+}
+
+// DeleteDeadLetterTx deletes a dead letter in a transaction of the first
+// member.
+func (g *Group) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(context.Context) error) error {
+	return deleteDeadLetterTx(ctx, g.members[0], key, eventID, fn)
+}
+
+func deleteDeadLetterTx(ctx context.Context, exec Executor, key, eventID string, fn func(context.Context) error) error {
+	t, ok := exec.(TxAcknowledger)
+	if !ok {
+		return fmt.Errorf("%w: %T has no transactions", ErrUnsupported, exec)
+	}
+	return t.DeleteDeadLetterTx(ctx, key, eventID, fn)
 }
 
 func deadLetters(ctx context.Context, exec Executor, key string, limit int) ([]*DeadLetter, error) {
@@ -179,7 +205,7 @@ func ParkedEvents(ctx context.Context, st *Store, key string, limit int) ([]*Par
 // processes new events, and a parked event is by nature handled out of
 // order. Fix the handler (or the data it depends on) first.
 func (s *Subscription) Replay(ctx context.Context, st *Store) (int, error) {
-	if err := s.validate(); err != nil {
+	if err := s.check(st.exec); err != nil {
 		return 0, err
 	}
 	store := innermost(st.exec)
@@ -214,12 +240,16 @@ func (s *Subscription) Replay(ctx context.Context, st *Store) (int, error) {
 				failures = append(failures, fmt.Errorf("evento: replay %s: parked event %s: %w", s.key, dl.EventID, err))
 				continue
 			}
-			if err := r.replayOne(ctx, e); err != nil {
+			err := r.replayOne(ctx, store, dl.EventID, e)
+			var he *HandlerError
+			switch {
+			case errors.As(err, &he):
 				failed[dl.EventID] = true
 				failures = append(failures, err)
 				continue
-			}
-			if err := deleteDeadLetter(ctx, store, s.key, dl.EventID); err != nil && !errors.Is(err, ErrNotFound) {
+			case errors.Is(err, ErrNotFound):
+				continue // replayed meanwhile by someone else
+			case err != nil:
 				return replayed, errors.Join(append(failures, fmt.Errorf("evento: replay %s: %w", s.key, err))...)
 			}
 			replayed++
@@ -231,20 +261,39 @@ func (s *Subscription) Replay(ctx context.Context, st *Store) (int, error) {
 }
 
 // replayOne runs the handler for a parked event with the subscription's
-// retries.
-func (r *run) replayOne(ctx context.Context, e *Event) error {
+// retries, and removes the dead letter once it succeeds: for a
+// transactional subscription in the transaction the handler writes in, so
+// that its writes and the removal commit together. It returns a
+// *HandlerError when the handler still fails, and an error matching
+// ErrNotFound when the dead letter is gone.
+func (r *run) replayOne(ctx context.Context, store Executor, eventID string, e *Event) error {
 	fn, ok, err := r.sub.d.lookup(e)
 	if err != nil {
 		return &HandlerError{Key: r.sub.key, Event: e, Err: err}
 	}
-	if !ok {
-		return nil
+	try := func(ctx context.Context) error { return handlerCall(ctx, r.st, e, fn) }
+	switch {
+	case !ok:
+		try = func(context.Context) error { return nil }
+	case r.sub.transactional:
+		try = func(ctx context.Context) error {
+			t, ok := store.(TxAcknowledger)
+			if !ok {
+				return fmt.Errorf("%w: %T has no transactions", ErrUnsupported, store)
+			}
+			return t.DeleteDeadLetterTx(ctx, r.sub.key, eventID, func(txCtx context.Context) error {
+				return handlerCall(txCtx, r.st, e, fn)
+			})
+		}
 	}
 	hctx, op := r.st.tel.startHandle(ctx, r.sub.key, e)
-	err = r.attempts(hctx, ctx, e, func(ctx context.Context) error { return call(ctx, r.st, e, fn) }, &op)
+	err = r.attempts(hctx, ctx, e, try, &op)
 	op.end(err)
-	if errors.Is(err, errInterrupted) {
+	switch {
+	case errors.Is(err, errInterrupted):
 		return ctx.Err()
+	case err != nil || r.sub.transactional && ok:
+		return err
 	}
-	return err
+	return deleteDeadLetter(ctx, store, r.sub.key, eventID)
 }

@@ -345,7 +345,7 @@ func (r *run) handle(hctx, runCtx context.Context, lease *Lease, edge cursor.Edg
 	if !ok {
 		return nil
 	}
-	try := func(ctx context.Context) error { return call(ctx, r.st, e, fn) }
+	try := func(ctx context.Context) error { return handlerCall(ctx, r.st, e, fn) }
 	if r.sub.transactional {
 		try = func(ctx context.Context) error { return r.inTx(ctx, lease, edge, p, fn) }
 	}
@@ -355,11 +355,19 @@ func (r *run) handle(hctx, runCtx context.Context, lease *Lease, edge cursor.Edg
 	return err
 }
 
-// handlerFailed marks the handler's own error inside a transactional
-// attempt, to tell it from the store's.
+// handlerFailed marks the handler's own error in an attempt, to tell it
+// from the store's (in a transactional attempt).
 type handlerFailed struct{ err error }
 
 func (h handlerFailed) Error() string { return h.err.Error() }
+
+// handlerCall calls the handler and marks its error as the handler's.
+func handlerCall(ctx context.Context, st *Store, e *Event, fn func(context.Context, *Store, *Event) error) error {
+	if err := call(ctx, st, e, fn); err != nil {
+		return handlerFailed{err}
+	}
+	return nil
+}
 
 // inTx runs fn for edge's event in a transaction that also acknowledges
 // the cursor past it, with what p holds, and empties p when it commits. A
@@ -367,10 +375,7 @@ func (h handlerFailed) Error() string { return h.err.Error() }
 func (r *run) inTx(ctx context.Context, lease *Lease, edge cursor.Edge[*Event], p *pending, fn func(context.Context, *Store, *Event) error) error {
 	ack := Ack{Cursor: edge.Cursor, Lag: max(time.Since(edge.Node.Timestamp), 0), Error: p.failed, Park: p.park}
 	err := acknowledgeTx(ctx, r.st.exec, lease, ack, func(txCtx context.Context) error {
-		if err := call(txCtx, r.st, edge.Node, fn); err != nil {
-			return handlerFailed{err}
-		}
-		return nil
+		return handlerCall(txCtx, r.st, edge.Node, fn)
 	})
 	if err == nil {
 		*p = pending{}
@@ -379,8 +384,9 @@ func (r *run) inTx(ctx context.Context, lease *Lease, edge cursor.Edge[*Event], 
 }
 
 // attempts runs try until it succeeds or the handler's retries run out,
-// recording each call on op. An error of the store (not of the handler)
-// in a transactional attempt ends the attempts at once.
+// recording each call on op. try marks the handler's errors with
+// handlerFailed; any other error is the store's (in a transactional
+// attempt) and ends the attempts at once.
 func (r *run) attempts(hctx, runCtx context.Context, e *Event, try func(context.Context) error, op *handleOp) error {
 	for attempt := 0; ; attempt++ {
 		began := op.attempt()
@@ -390,11 +396,10 @@ func (r *run) attempts(hctx, runCtx context.Context, e *Event, try func(context.
 			return nil
 		}
 		var hf handlerFailed
-		if errors.As(err, &hf) {
-			err = hf.err
-		} else if r.sub.transactional {
-			return fmt.Errorf("evento: subscription %s: acknowledge: %w", r.sub.key, err)
+		if !errors.As(err, &hf) {
+			return fmt.Errorf("evento: subscription %s: store: %w", r.sub.key, err)
 		}
+		err = hf.err
 		if attempt >= r.sub.retries {
 			return &HandlerError{Key: r.sub.key, Event: e, Err: err}
 		}

@@ -299,6 +299,21 @@ func (m *memory) DeleteDeadLetter(ctx context.Context, key, eventID string) erro
 	return nil
 }
 
+// DeleteDeadLetterTx removes the dead letter only when fn succeeds.
+func (m *memory) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(context.Context) error) error {
+	s := m.state
+	s.mu.Lock()
+	found := slices.ContainsFunc(s.dead[key], func(d *evento.DeadLetter) bool { return d.EventID == eventID })
+	s.mu.Unlock()
+	if !found {
+		return evento.ErrNotFound
+	}
+	if err := fn(evento.ContextWithTx(ctx, memTx{})); err != nil {
+		return err
+	}
+	return m.DeleteDeadLetter(ctx, key, eventID)
+}
+
 // memTx is the transaction memory hands to transactional handlers.
 type memTx struct{}
 

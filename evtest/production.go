@@ -26,6 +26,7 @@ var productionScenarios = []scenario{
 	{"ParallelFailureStops", testParallelFailureStops},
 	{"ParallelPark", testParallelPark},
 	{"Transactional", testTransactional},
+	{"TransactionalReplay", testTransactionalReplay},
 	{"Status", testStatus},
 }
 
@@ -415,4 +416,52 @@ func testStatus(t *testing.T, h *harness) {
 	if s.Pending != 0 || s.Behind != 0 || s.Cursor == cursor.Value("") {
 		t.Errorf("status after catching up = %+v, want nothing pending", s)
 	}
+}
+
+func testTransactionalReplay(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st, exec := h.open(t)
+	deadLetters(t, exec)
+	if _, ok := exec.(evento.TxAcknowledger); !ok {
+		t.Skipf("%T has no transactions", exec)
+	}
+	increments(t, st, "c", 0, 3)
+	full := readAll(t, st, evento.Query{})
+	var (
+		rec    recorder
+		broken = true
+		noTx   int
+	)
+	sub := evento.NewSubscription("tx-park", evento.On(func(ctx context.Context, ev evento.Typed[incremented]) error {
+		if _, ok := evento.TxFrom[any](ctx); !ok {
+			noTx++
+		}
+		if broken && ev.Data.Seq == 2 {
+			return errBoom
+		}
+		rec.add(ev.Event)
+		return nil
+	})).Transactional().Park()
+	noErr(t, sub.Execute(ctx, st))
+	sameEvents(t, "events around the parked one", rec.all(), []*evento.Event{full[0], full[2]})
+	if parked := must(evento.ParkedEvents(ctx, st, "tx-park", 10))(t); len(parked) != 1 || parked[0].ID != full[1].ID {
+		t.Fatalf("parked %v, want the second event", parked)
+	}
+	n, err := sub.Replay(ctx, st)
+	var he *evento.HandlerError
+	if n != 0 || !errors.As(err, &he) {
+		t.Errorf("Replay while broken = %d, %v; want 0 and a *HandlerError", n, err)
+	}
+	broken = false
+	n, err = sub.Replay(ctx, st)
+	if n != 1 || err != nil {
+		t.Errorf("Replay after the fix = %d, %v; want 1, nil", n, err)
+	}
+	if noTx != 0 {
+		t.Errorf("%d handler calls had no transaction", noTx)
+	}
+	if parked := must(evento.ParkedEvents(ctx, st, "tx-park", 10))(t); len(parked) != 0 {
+		t.Errorf("%d events still parked after the replay", len(parked))
+	}
+	sameEvents(t, "handled events", rec.all(), []*evento.Event{full[0], full[2], full[1]})
 }

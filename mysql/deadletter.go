@@ -62,3 +62,11 @@ func (x *Executor) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack event
 	}
 	return x.leases.AcknowledgeTx(ctx, l, ack, fn)
 }
+
+// DeleteDeadLetterTx deletes the dead letter of key and eventID in a
+// transaction, calls fn with a context that carries it (a *sql.Tx, see
+// evento.TxFrom) and commits when fn returns nil. It fails with an error
+// matching evento.ErrNotFound, having called nothing, when there is none.
+func (x *Executor) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(ctx context.Context) error) error {
+	return x.leases.DeleteDeadLetterTx(ctx, key, eventID, fn)
+}

@@ -110,6 +110,36 @@ func (x *Executor) DeleteDeadLetter(ctx context.Context, key, eventID string) er
 	return nil
 }
 
+// DeleteDeadLetterTx deletes the dead letter of key and eventID in a
+// transaction, calls fn with a context that carries it (a pgx.Tx, see
+// evento.TxFrom) and commits when fn returns nil. It fails with an error
+// matching evento.ErrNotFound, having called nothing, when there is no such
+// dead letter; the row stays locked until the transaction ends, so two
+// replays of one event cannot both commit.
+func (x *Executor) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(ctx context.Context) error) error {
+	tx, err := x.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: begin: %w", eventID, key, err)
+	}
+	defer rollbackAck(ctx, tx)
+	tag, err := tx.Exec(ctx, x.stmt.acks.deleteDeadLetter, key, eventID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("evento: delete dead letter %s of %s: %w", eventID, key, err)
+	case tag.RowsAffected() == 0:
+		return fmt.Errorf("%w: dead letter %s of %s", evento.ErrNotFound, eventID, key)
+	}
+	if fn != nil {
+		if err := fn(evento.ContextWithTx(ctx, tx)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: commit: %w", eventID, key, err)
+	}
+	return nil
+}
+
 // AcknowledgeTx stores ack as Acknowledge does, in a transaction that fn
 // shares: it begins the transaction, runs the fenced acknowledgement in it
 // first, which locks the subscription's row until the transaction ends,

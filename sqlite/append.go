@@ -28,9 +28,10 @@ import (
 // The version check reads the aggregate's current version under SQLite's
 // write lock, so no other writer can move it before the commit; the
 // UNIQUE(aggregate_type, aggregate_id, version) constraint enforces the
-// same rule in the database. A context cancelled while the commit waits
-// for its turn withdraws it; once a transaction has taken it, Append
-// reports that transaction's outcome.
+// same rule in the database. A context cancelled before the commit is
+// written withdraws it (Append returns the context's error, nothing is
+// stored); once it is written, Append reports its transaction's outcome.
+// After Close, Append fails.
 func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -44,6 +45,14 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 		case <-req.done:
 			return req.err
 		case x.writer <- struct{}{}:
+			if x.closed {
+				<-x.writer
+				if x.queue.withdraw(req) {
+					return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, errClosed)
+				}
+				<-req.done
+				return req.err
+			}
 			if !req.finished() {
 				x.writeBatch(ctx)
 			}
@@ -172,12 +181,20 @@ func (x *Executor) writeBatch(ctx context.Context) {
 			stored++
 			break
 		}
+		// An appender that gave up before its turn is left out. Once its
+		// commit is written it runs on the batch's context: cancelling an
+		// SQLite statement midway can roll back the whole transaction,
+		// every other commit of the batch with it.
+		if err := r.ctx.Err(); err != nil {
+			r.finish(fmt.Errorf("evento: append to %s/%s: %w", r.c.AggregateType, r.c.AggregateID, err))
+			continue
+		}
 		if _, err := wc.savepoint.ExecContext(tctx); err != nil {
 			x.rollback(tctx)
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		if results[i], err = x.write(r.ctx, wc, r.c); err != nil {
+		if results[i], err = x.write(tctx, wc, r.c); err != nil {
 			if _, rerr := wc.rollbackTo.ExecContext(tctx); rerr != nil {
 				x.rollback(tctx)
 				r.finish(err)

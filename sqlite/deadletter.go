@@ -61,7 +61,23 @@ func (x *Executor) DeleteDeadLetter(ctx context.Context, key, eventID string) er
 // this process the write turn is taken before BEGIN, so the transaction
 // never waits for an append of its own process, nor one for it.
 func (x *Executor) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.Ack, fn func(ctx context.Context) error) error {
-	return x.leases.AcknowledgeTx(ctx, l, ack, func(ctx context.Context) error {
-		return fn(context.WithValue(ctx, writerHeld{}, x))
-	})
+	return x.leases.AcknowledgeTx(ctx, l, ack, x.holdingWriter(fn))
+}
+
+// DeleteDeadLetterTx deletes the dead letter of key and eventID in a
+// transaction, calls fn with a context that carries it (a *sql.Tx, see
+// evento.TxFrom) and commits when fn returns nil. It fails with an error
+// matching evento.ErrNotFound, having called nothing, when there is none.
+// The transaction holds the write lock as AcknowledgeTx's does.
+func (x *Executor) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(ctx context.Context) error) error {
+	return x.leases.DeleteDeadLetterTx(ctx, key, eventID, x.holdingWriter(fn))
+}
+
+// holdingWriter marks the context fn runs on as holding x's write lock;
+// a nil fn stays nil.
+func (x *Executor) holdingWriter(fn func(context.Context) error) func(context.Context) error {
+	if fn == nil {
+		return nil
+	}
+	return func(ctx context.Context) error { return fn(context.WithValue(ctx, writerHeld{}, x)) }
 }

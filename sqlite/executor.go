@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -30,6 +31,8 @@ type Executor struct {
 	// writer admits one write at a time from this process; a channel
 	// rather than a mutex so that waiting for it honours the context.
 	writer chan struct{}
+	// closed is set by Close; only the writer lock's holder touches it.
+	closed bool
 	// queue holds the appends waiting for a transaction (group commit).
 	queue appendQueue
 	wake  wake.Signal
@@ -124,6 +127,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 // stays open.
 func (x *Executor) Close() error {
 	x.writer <- struct{}{}
+	x.closed = true
 	x.dropWriter()
 	<-x.writer
 	if !x.ownsDB {
@@ -150,11 +154,18 @@ func (x *Executor) lockWriter(ctx context.Context) error {
 	}
 	select {
 	case x.writer <- struct{}{}:
+		if x.closed {
+			<-x.writer
+			return errClosed
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// errClosed reports a write through a closed executor.
+var errClosed = errors.New("evento: the sqlite executor is closed")
 
 func (x *Executor) unlockWriter() { <-x.writer }
 

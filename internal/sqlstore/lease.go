@@ -233,6 +233,42 @@ func (s Leases) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack evento.A
 	return nil
 }
 
+// DeleteDeadLetterTx deletes the dead letter of key and eventID in a
+// transaction taken in a write turn, calls fn with a context that carries
+// it (a *sql.Tx), and commits when fn returns nil. It fails with an error
+// matching evento.ErrNotFound, having called nothing, when there is none.
+func (s Leases) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: %w", eventID, key, err)
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: %w", eventID, key, err)
+	}
+	defer unlock()
+	tx, err := s.DB.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: begin: %w", eventID, key, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.SQL.DeleteDeadLetter, key, eventID)
+	if err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: %w", eventID, key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(fmt.Errorf("%w: dead letter %s of %s", evento.ErrNotFound, eventID, key), err)
+	}
+	if fn != nil {
+		if err := fn(evento.ContextWithTx(ctx, tx)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("evento: delete dead letter %s of %s: commit: %w", eventID, key, err)
+	}
+	return nil
+}
+
 // ackStatement returns the fenced UPDATE that stores ack at time now, and
 // its arguments. A recorded error is stored with the same time as the
 // acknowledgement, so that its At equals the status's UpdatedAt.
