@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,19 +48,6 @@ func backendAlive(t testing.TB, conn *pgx.Conn, pid uint32) bool {
 		t.Fatal(err)
 	}
 	return alive
-}
-
-// listenerGoroutines counts the goroutines running a listener, in every
-// executor of the test binary.
-func listenerGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "postgres.(*listener).run(")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
 
 // An append through another executor, with a pool of its own, closes the
@@ -168,7 +154,6 @@ func TestNotifyListenerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	before := listenerGoroutines()
 	x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
@@ -176,8 +161,8 @@ func TestNotifyListenerLifecycle(t *testing.T) {
 	defer x.Close()
 	mustAppend(t, x, newCommit("t", "agg", 0, 1))
 	readAll(t, x, evento.Query{})
-	if n := listenerGoroutines(); n != before {
-		t.Fatalf("%d listener goroutines before any Wake, want %d", n, before)
+	if x.ListenerRunning() {
+		t.Fatal("a listener goroutine runs before any Wake")
 	}
 	if pid := x.ListenerPID(); pid != 0 {
 		t.Fatalf("listening on backend %d before any Wake", pid)
@@ -187,8 +172,8 @@ func TestNotifyListenerLifecycle(t *testing.T) {
 	for range 10 {
 		x.Wake()
 	}
-	if n := listenerGoroutines(); n != before+1 {
-		t.Fatalf("%d listener goroutines after Wake, want %d", n, before+1)
+	if !x.ListenerRunning() {
+		t.Fatal("no listener goroutine runs after Wake")
 	}
 	pid := x.ListenerPID()
 	if pid == 0 || !backendAlive(t, conn, pid) {
@@ -199,8 +184,8 @@ func TestNotifyListenerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Close waited for the goroutine.
-	if n := listenerGoroutines(); n != before {
-		t.Fatalf("%d listener goroutines after Close, want %d", n, before)
+	if x.ListenerRunning() {
+		t.Fatal("the listener goroutine still runs after Close")
 	}
 	if now := x.ListenerPID(); now != 0 {
 		t.Fatalf("listening on backend %d after Close", now)
@@ -209,7 +194,7 @@ func TestNotifyListenerLifecycle(t *testing.T) {
 		return !backendAlive(t, conn, pid)
 	})
 	x.Wake()
-	if n := listenerGoroutines(); n != before {
+	if x.ListenerRunning() {
 		t.Fatalf("Wake after Close started a listener")
 	}
 	if err := pool.Ping(ctx); err != nil {
@@ -229,7 +214,6 @@ func TestNotifyCloseWhileReconnecting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := listenerGoroutines()
 	x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +226,8 @@ func TestNotifyCloseWhileReconnecting(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Close took %v", d)
 	}
-	if n := listenerGoroutines(); n != before {
-		t.Fatalf("%d listener goroutines after Close, want %d", n, before)
+	if x.ListenerRunning() {
+		t.Fatal("the listener goroutine still runs after Close")
 	}
 }
 
@@ -354,7 +338,6 @@ func TestWithoutNotify(t *testing.T) {
 	schema := freshSchema(t)
 	ctx := context.Background()
 	channel := openIn(t, schema).NotifyChannel()
-	before := listenerGoroutines()
 	quiet := openIn(t, schema, postgres.WithoutNotify())
 	other := openIn(t, schema, postgres.WithoutNotify())
 	if quiet.NotifyChannel() != "" {
@@ -367,8 +350,8 @@ func TestWithoutNotify(t *testing.T) {
 
 	wake := quiet.Wake()
 	time.Sleep(100 * time.Millisecond)
-	if n := listenerGoroutines(); n != before {
-		t.Fatalf("Wake WithoutNotify started a listener (%d goroutines, want %d)", n, before)
+	if quiet.ListenerRunning() {
+		t.Fatal("Wake WithoutNotify started a listener")
 	}
 	if pid := quiet.ListenerPID(); pid != 0 {
 		t.Fatalf("listening on backend %d WithoutNotify", pid)

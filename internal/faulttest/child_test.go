@@ -328,3 +328,8 @@ func (o *txObserved) AcknowledgeTx(ctx context.Context, l *evento.Lease, ack eve
 	}
 	return err
 }
+
+// DeleteDeadLetterTx passes through: the fault tests park nothing.
+func (o *txObserved) DeleteDeadLetterTx(ctx context.Context, key, eventID string, fn func(context.Context) error) error {
+	return o.tx.DeleteDeadLetterTx(ctx, key, eventID, fn)
+}
