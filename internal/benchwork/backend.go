@@ -138,10 +138,13 @@ func Postgres(dsn string) Backend {
 
 // MySQL returns the MySQL/MariaDB backend: a database of its own per store
 // on the server at dsn (a go-sql-driver/mysql DSN without a database),
-// dropped when it closes. It has no floor yet.
+// dropped when it closes; its floor gets a database of its own too.
 func MySQL(dsn string) Backend {
 	return Backend{
 		Name: "mariadb",
+		OpenFloor: func(ctx context.Context) (Floor, error) {
+			return OpenMySQLFloor(ctx, dsn, "evento_floor_"+unique())
+		},
 		OpenStore: func(ctx context.Context) (evento.Executor, func() error, error) {
 			cfg, err := driver.ParseDSN(dsn)
 			if err != nil {

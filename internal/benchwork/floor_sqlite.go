@@ -12,15 +12,23 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// SQLFloor is a floor on a database/sql driver: a table of the events
+// table's columns and unique indexes but none of its read indexes, one
+// transaction per Insert, statements prepared once.
+type SQLFloor struct {
+	db                              *sql.DB
+	insert, last, readAll, readAggr *sql.Stmt
+	// unique reports a unique-key violation of the driver.
+	unique func(error) bool
+	// after runs on Close, once db is closed.
+	after func() error
+}
+
 // SQLiteFloor is the floor on SQLite: database/sql and modernc.org/sqlite,
 // the pragmas sqlite.Open sets (WAL, busy_timeout 10000, the given
 // synchronous, foreign_keys), BEGIN IMMEDIATE transactions like the
-// executor's, and the events table's columns and unique indexes but none
-// of its four read indexes.
-type SQLiteFloor struct {
-	db                              *sql.DB
-	insert, last, readAll, readAggr *sql.Stmt
-}
+// executor's.
+type SQLiteFloor = SQLFloor
 
 // OpenSQLiteFloor creates the floor's table in a new database file at path;
 // synchronous is "FULL" or "NORMAL".
@@ -35,16 +43,8 @@ func OpenSQLiteFloor(ctx context.Context, path, synchronous string) (*SQLiteFloo
 	if err != nil {
 		return nil, err
 	}
-	f := &SQLiteFloor{db: db}
-	if err := f.init(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite floor: %w", err)
-	}
-	return f, nil
-}
-
-func (f *SQLiteFloor) init(ctx context.Context) error {
-	if _, err := f.db.ExecContext(ctx, `CREATE TABLE floor_events (
+	f := &SQLFloor{db: db, unique: sqliteUnique}
+	if err := f.init(ctx, `CREATE TABLE floor_events (
 		position       INTEGER PRIMARY KEY AUTOINCREMENT,
 		id             BLOB    NOT NULL UNIQUE,
 		aggregate_type TEXT    NOT NULL,
@@ -57,6 +57,16 @@ func (f *SQLiteFloor) init(ctx context.Context) error {
 		timestamp      INTEGER NOT NULL,
 		UNIQUE (aggregate_type, aggregate_id, version)
 	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite floor: %w", err)
+	}
+	return f, nil
+}
+
+// init creates the table with ddl and prepares the statements, which both
+// SQLite and MySQL accept.
+func (f *SQLFloor) init(ctx context.Context, ddl string) error {
+	if _, err := f.db.ExecContext(ctx, ddl); err != nil {
 		return err
 	}
 	var err error
@@ -75,7 +85,7 @@ func (f *SQLiteFloor) init(ctx context.Context) error {
 }
 
 // Insert implements Floor.
-func (f *SQLiteFloor) Insert(ctx context.Context, rows []Row) error {
+func (f *SQLFloor) Insert(ctx context.Context, rows []Row) error {
 	tx, err := f.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -85,7 +95,7 @@ func (f *SQLiteFloor) Insert(ctx context.Context, rows []Row) error {
 	for _, r := range rows {
 		if _, err := stmt.ExecContext(ctx, r.ID[:], AggregateType, r.AggregateID, r.Version, "Happened",
 			r.Data, r.Metadata, r.Timestamp.UnixMicro()); err != nil {
-			if sqliteUnique(err) {
+			if f.unique(err) {
 				return ErrConflict
 			}
 			return err
@@ -103,7 +113,7 @@ func sqliteUnique(err error) bool {
 }
 
 // LastVersion implements Floor.
-func (f *SQLiteFloor) LastVersion(ctx context.Context, id string) (int64, error) {
+func (f *SQLFloor) LastVersion(ctx context.Context, id string) (int64, error) {
 	var v int64
 	err := f.last.QueryRowContext(ctx, AggregateType, id).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -113,7 +123,7 @@ func (f *SQLiteFloor) LastVersion(ctx context.Context, id string) (int64, error)
 }
 
 // ReadAll implements Floor.
-func (f *SQLiteFloor) ReadAll(ctx context.Context, after int64, limit int) (int, int64, error) {
+func (f *SQLFloor) ReadAll(ctx context.Context, after int64, limit int) (int, int64, error) {
 	rows, err := f.readAll.QueryContext(ctx, after, limit)
 	if err != nil {
 		return 0, 0, err
@@ -123,7 +133,7 @@ func (f *SQLiteFloor) ReadAll(ctx context.Context, after int64, limit int) (int,
 }
 
 // ReadAggregate implements Floor.
-func (f *SQLiteFloor) ReadAggregate(ctx context.Context, id string, after int64, limit int) (int, int64, error) {
+func (f *SQLFloor) ReadAggregate(ctx context.Context, id string, after int64, limit int) (int, int64, error) {
 	rows, err := f.readAggr.QueryContext(ctx, AggregateType, id, after, limit)
 	if err != nil {
 		return 0, 0, err
@@ -153,4 +163,10 @@ func scanSQLRows(rows *sql.Rows) (n int, position, version int64, err error) {
 }
 
 // Close implements Floor.
-func (f *SQLiteFloor) Close() error { return f.db.Close() }
+func (f *SQLFloor) Close() error {
+	err := f.db.Close()
+	if f.after != nil {
+		err = errors.Join(err, f.after())
+	}
+	return err
+}
