@@ -45,10 +45,11 @@ func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, err
 				default:
 					var p pending
 					s.err = r.handle(hctx, partCtx, lease, s.edge, &p)
+					// Only a handler failure the policy passes over lets
+					// the partition go on.
 					var he *HandlerError
-					if errors.As(s.err, &he) && r.sub.onFailure == failStop || s.err != nil && !errors.As(s.err, &he) {
-						*halted = true
-					}
+					passed := errors.As(s.err, &he) && r.sub.onFailure != failStop
+					*halted = s.err != nil && !passed
 				}
 				results <- s
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // The administration hooks of package evento: listing subscriptions,
@@ -41,43 +42,8 @@ func (x *Executor) Subscriptions(ctx context.Context) ([]*evento.SubscriptionSta
 // MySQL 8 may cache for information_schema_stats_expiry seconds).
 func (x *Executor) Stats(ctx context.Context) (*evento.Stats, error) {
 	t := x.tables
-	st := &evento.Stats{Size: -1}
-	names, err := x.db.QueryContext(ctx, "SELECT aggregate_type, name, COUNT(*) FROM "+t.events+
-		" GROUP BY aggregate_type, name ORDER BY aggregate_type, name")
+	st, err := sqlstore.CountEvents(ctx, x.db, t.events)
 	if err != nil {
-		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
-	}
-	defer names.Close()
-	for names.Next() {
-		var (
-			typ, name string
-			n         int64
-		)
-		if err := names.Scan(&typ, &name, &n); err != nil {
-			return nil, fmt.Errorf("evento: stats: %w", err)
-		}
-		st.AddName(typ, name, n)
-	}
-	if err := names.Err(); err != nil {
-		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
-	}
-	aggregates, err := x.db.QueryContext(ctx, "SELECT aggregate_type, COUNT(DISTINCT aggregate_id) FROM "+t.events+
-		" GROUP BY aggregate_type")
-	if err != nil {
-		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
-	}
-	defer aggregates.Close()
-	for aggregates.Next() {
-		var (
-			typ string
-			n   int64
-		)
-		if err := aggregates.Scan(&typ, &n); err != nil {
-			return nil, fmt.Errorf("evento: stats: %w", err)
-		}
-		st.SetAggregates(typ, n)
-	}
-	if err := aggregates.Err(); err != nil {
 		return nil, fmt.Errorf("evento: stats: %w", contextCause(ctx, err))
 	}
 	tableNames := make([]any, 0, len(t.names))

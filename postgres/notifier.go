@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,14 +30,10 @@ type notifier struct {
 	pool    *pgxpool.Pool
 	channel string
 
-	latest  atomic.Uint64 // highest tx_id appended and not yet notified; 0 when none
-	kick    chan struct{} // wakes the goroutine; buffered, one pending kick
-	started atomic.Bool
+	latest atomic.Uint64 // highest tx_id appended and not yet notified; 0 when none
+	kick   chan struct{} // wakes the goroutine; buffered, one pending kick
 
-	mu     sync.Mutex
-	closed bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	bg background
 }
 
 func newNotifier(pool *pgxpool.Pool, channel string) *notifier {
@@ -54,8 +49,8 @@ func (n *notifier) notify(tx uint64) {
 			break
 		}
 	}
-	if !n.started.Load() {
-		n.start()
+	if !n.bg.started.Load() { // spares the method value on every append
+		n.bg.start(n.run)
 	}
 	select {
 	case n.kick <- struct{}{}:
@@ -63,33 +58,10 @@ func (n *notifier) notify(tx uint64) {
 	}
 }
 
-func (n *notifier) start() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed || n.started.Load() {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan struct{})
-	n.started.Store(true)
-	go n.run(ctx)
-}
-
 // stop stops the goroutine and waits for it; later appends notify no one.
-func (n *notifier) stop() {
-	n.mu.Lock()
-	n.closed = true
-	n.started.Store(true) // never start again
-	cancel, done := n.cancel, n.done
-	n.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+func (n *notifier) stop() { n.bg.stop() }
 
 func (n *notifier) run(ctx context.Context) {
-	defer close(n.done)
 	for {
 		select {
 		case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,13 +76,9 @@ type listener struct {
 	horizon string // the statement that reads the horizon
 	fire    func() // fires the executor's wake signal
 
-	running atomic.Bool   // set once the goroutine is started; never reset
-	pid     atomic.Uint32 // the server process of the listening connection; 0 when none
+	pid atomic.Uint32 // the server process of the listening connection; 0 when none
 
-	mu     sync.Mutex
-	closed bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	bg background
 }
 
 func newListener(pool *pgxpool.Pool, channel, horizon string, fire func()) *listener {
@@ -98,39 +93,16 @@ func newListener(pool *pgxpool.Pool, channel, horizon string, fire func()) *list
 
 // start starts the goroutine unless it runs already or the listener was
 // stopped.
-func (l *listener) start() {
-	if l.running.Load() {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.running.Load() {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.done = cancel, make(chan struct{})
-	l.running.Store(true)
-	go l.run(ctx)
-}
+func (l *listener) start() { l.bg.start(l.run) }
 
 // stop stops the goroutine, if it was started, and waits for it to close
 // its connection and return. The listener cannot be started again.
-func (l *listener) stop() {
-	l.mu.Lock()
-	l.closed = true
-	cancel, done := l.cancel, l.done
-	l.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+func (l *listener) stop() { l.bg.stop() }
 
 // run listens until ctx ends, reconnecting after every failure with a
 // capped exponential backoff (with jitter, so that the processes that lost
 // a restarted server do not all come back at the same instant).
 func (l *listener) run(ctx context.Context) {
-	defer close(l.done)
 	delay := listenMinBackoff
 	for {
 		l.session(ctx, func() { delay = listenMinBackoff })

@@ -21,20 +21,5 @@ func (x *Executor) ListenerPID() uint32 {
 // ListenerRunning reports whether the executor's listener goroutine has
 // been started and has not returned.
 func (x *Executor) ListenerRunning() bool {
-	if x.listener == nil {
-		return false
-	}
-	l := x.listener
-	l.mu.Lock()
-	done := l.done
-	l.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	return x.listener != nil && x.listener.bg.running()
 }

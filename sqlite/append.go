@@ -36,8 +36,8 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if ctx.Value(writerHeld{}) == x {
-		return x.lockWriter(ctx) // explains the misuse
+	if err := x.heldByCaller(ctx); err != nil {
+		return err
 	}
 	req := x.queue.add(ctx, c)
 	for {

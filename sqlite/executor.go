@@ -148,9 +148,8 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 
 // lockWriter waits for this process's write turn, or for ctx to end.
 func (x *Executor) lockWriter(ctx context.Context) error {
-	if ctx.Value(writerHeld{}) == x {
-		return fmt.Errorf("%w: a transactional handler writes through this store's own calls; "+
-			"it holds the store's write lock, so write through evento.TxFrom[*sql.Tx](ctx) instead", evento.ErrInvalidArgument)
+	if err := x.heldByCaller(ctx); err != nil {
+		return err
 	}
 	select {
 	case x.writer <- struct{}{}:
@@ -168,6 +167,16 @@ func (x *Executor) lockWriter(ctx context.Context) error {
 var errClosed = errors.New("evento: the sqlite executor is closed")
 
 func (x *Executor) unlockWriter() { <-x.writer }
+
+// heldByCaller fails when ctx is a transactional handler's that runs under
+// x's write lock: a write through x would wait for itself.
+func (x *Executor) heldByCaller(ctx context.Context) error {
+	if ctx.Value(writerHeld{}) == x {
+		return fmt.Errorf("%w: a transactional handler writes through this store's own calls; "+
+			"it holds the store's write lock, so write through evento.TxFrom[*sql.Tx](ctx) instead", evento.ErrInvalidArgument)
+	}
+	return nil
+}
 
 // writerHeld marks the context of a transactional handler with the executor
 // whose write lock it runs under, so that a write through that executor
