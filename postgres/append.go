@@ -35,6 +35,20 @@ import (
 // nothing twice: the event ids are unique, and the first one is found at
 // its place.
 //
+// Appends of one executor that arrive while others are being written are
+// grouped (group commit): once the append being written is done, the next
+// statement takes every commit queued at that moment, in one transaction
+// and one WAL flush, with the same per-commit version check; each commit gets
+// its own outcome. When that statement fails on a unique violation (a
+// concurrent writer of another executor, a retried commit, a reused id) the
+// batch's commits are written again one by one, so that each learns its
+// own error. A lone append takes the one-commit statement at once.
+//
+// A context done before its commit is taken withdraws the commit (Append
+// returns the context's error, nothing is stored). Once taken, the
+// statement is cancelled only when every appender of its batch has given
+// up.
+//
 // Unless the executor was made [WithoutNotify], a committed append is then
 // notified (pg_notify) from a goroutine of the executor, so that the
 // listeners of [Executor.Wake], in every process, hear of it; appends
@@ -43,17 +57,7 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	w, err := x.write(ctx, x.pool, c)
-	if err != nil {
-		return err
-	}
-	w.apply(c)
-	x.noteAppend(c.Events[0].Position.Tx)
-	x.wake.Fire()
-	if x.notifier != nil {
-		x.notifier.notify(c.Events[0].Position.Tx)
-	}
-	return nil
+	return x.queue.Wait(x.queue.Add(ctx, c), x.turns, x.writeBatch, nil)
 }
 
 // written is what a successful write assigned to the commit's events; it
@@ -72,36 +76,54 @@ func (w written) apply(c *evento.Commit) {
 	}
 }
 
+// encoded is a commit's events as the append statements take them: one
+// array per column.
+type encoded struct {
+	ids        [][16]byte
+	names      []string
+	data       [][]byte
+	metadata   [][]byte
+	timestamps []time.Time // to the microsecond PostgreSQL stores
+}
+
+// encode appends c's events to the arrays of e, stamping those without a
+// timestamp with now.
+func (e *encoded) encode(c *evento.Commit, now time.Time) error {
+	for _, ev := range c.Events {
+		md, err := ev.Metadata.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ts := ev.Timestamp
+		if ts.IsZero() {
+			ts = now
+		}
+		e.ids = append(e.ids, ev.ID)
+		e.names = append(e.names, ev.Name)
+		e.data = append(e.data, ev.Data)
+		e.metadata = append(e.metadata, md)
+		e.timestamps = append(e.timestamps, time.UnixMicro(ts.UnixMicro()).UTC())
+	}
+	return nil
+}
+
 // write runs the append statement on q: the pool (a transaction of its
 // own) or a transaction the caller opened.
 func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (written, error) {
 	n := len(c.Events)
 	var (
-		ids        = make([][16]byte, n)
-		eventNames = make([]string, n)
-		data       = make([][]byte, n)
-		metadata   = make([][]byte, n)
-		w          = written{positions: make([]cursor.Position, n), timestamps: make([]time.Time, n)}
+		e          encoded
 		routingKey *string
-		now        = time.Now()
 	)
 	if c.RoutingKey != "" {
 		routingKey = &c.RoutingKey
 	}
-	for i, e := range c.Events {
-		md, err := e.Metadata.MarshalBinary()
-		if err != nil {
-			return written{}, err
-		}
-		ids[i], eventNames[i], data[i], metadata[i] = e.ID, e.Name, e.Data, md
-		ts := e.Timestamp
-		if ts.IsZero() {
-			ts = now
-		}
-		w.timestamps[i] = time.UnixMicro(ts.UnixMicro()).UTC()
+	if err := e.encode(c, time.Now()); err != nil {
+		return written{}, err
 	}
+	w := written{positions: make([]cursor.Position, n), timestamps: e.timestamps}
 	rows, err := q.Query(ctx, x.stmt.appendEvents, c.AggregateType, c.AggregateID, c.ExpectedVersion, routingKey,
-		ids, eventNames, data, metadata, w.timestamps)
+		e.ids, e.names, e.data, e.metadata, e.timestamps)
 	if err != nil {
 		return written{}, x.appendError(ctx, q, c, err)
 	}

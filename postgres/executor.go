@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit"
 	"github.com/eventogo/evento/internal/wake"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +27,11 @@ type Executor struct {
 	// notifier sends this executor's; both nil with WithoutNotify.
 	listener *listener
 	notifier *notifier
+
+	// queue holds the appends waiting for a write turn; turns is the
+	// semaphore of the turns (see Append).
+	queue groupcommit.Queue
+	turns chan struct{}
 
 	// Read-your-writes bookkeeping (see awaitOwnWrites): the newest
 	// transaction id this executor appended, the highest horizon seen, and
@@ -99,7 +105,7 @@ func newExecutor(ctx context.Context, pool *pgxpool.Pool, cfg config) (*Executor
 	if !cfg.noNotify {
 		channel = notifyChannel(cfg)
 	}
-	x := &Executor{pool: pool, names: n, stmt: newStatements(n)}
+	x := &Executor{pool: pool, names: n, stmt: newStatements(n), turns: make(chan struct{}, appendTurns)}
 	if channel != "" {
 		x.listener = newListener(pool, channel, x.stmt.horizon, x.wake.Fire)
 		x.notifier = newNotifier(pool, channel)

@@ -25,3 +25,19 @@ func (x *Executor) AppendInTx(ctx context.Context, tx pgx.Tx, c *evento.Commit) 
 // EventsTable returns the quoted, schema-qualified name of the events
 // table, for tests that read it with their own SQL.
 func (x *Executor) EventsTable() string { return x.names.events }
+
+// HoldAppends takes every write turn, so that appends queue until release
+// is called: tests use it to make a group-commit batch of known commits.
+func (x *Executor) HoldAppends() (release func()) {
+	for range cap(x.turns) {
+		x.turns <- struct{}{}
+	}
+	return func() {
+		for range cap(x.turns) {
+			<-x.turns
+		}
+	}
+}
+
+// QueuedAppends is the number of appends waiting for a write turn.
+func (x *Executor) QueuedAppends() int { return x.queue.Len() }

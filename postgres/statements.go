@@ -12,6 +12,9 @@ const eventColumns = "tx_id, seq, id, aggregate_type, aggregate_id, version, nam
 type statements struct {
 	// appendEvents is the whole append, in one statement: see Append.
 	appendEvents string
+	// appendBatch appends several commits in one statement: see
+	// writeMany.
+	appendBatch string
 	// aggregateState reads an aggregate's current version and the tx_id of
 	// its last event, to explain a refused append.
 	aggregateState string
@@ -57,6 +60,7 @@ func newStatements(n names) statements {
 	ordered.Bound = "tx_id < " + n.horizon + "()"
 	return statements{
 		appendEvents: appendStatement(n),
+		appendBatch:  batchStatement(n),
 		aggregateState: `SELECT version, tx_id FROM ` + n.events +
 			` WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1`,
 		eventOwner: `SELECT aggregate_type, aggregate_id, version FROM ` + n.events + ` WHERE id = $1`,

@@ -5,12 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -39,36 +38,13 @@ func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
 	if err := x.heldByCaller(ctx); err != nil {
 		return err
 	}
-	req := x.queue.add(ctx, c)
-	for {
-		select {
-		case <-req.done:
-			return req.err
-		case x.writer <- struct{}{}:
-			if x.closed {
-				<-x.writer
-				if x.queue.withdraw(req) {
-					return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, errClosed)
-				}
-				<-req.done
-				return req.err
-			}
-			if !req.finished() {
-				x.writeBatch(ctx)
-			}
-			<-x.writer
-			if req.finished() {
-				return req.err
-			}
-			// The batch was full before reaching this commit: lead another.
-		case <-ctx.Done():
-			if x.queue.withdraw(req) {
-				return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, ctx.Err())
-			}
-			<-req.done // a transaction took it: its outcome is the answer
-			return req.err
+	req := x.queue.Add(ctx, c)
+	return x.queue.Wait(req, x.writer, func() bool { return x.writeBatch(ctx) }, func() error {
+		if x.closed {
+			return errClosed
 		}
-	}
+		return nil
+	})
 }
 
 // Group commit bounds: one transaction takes at most this many commits,
@@ -78,94 +54,33 @@ const (
 	maxBatchEvents  = 10_000
 )
 
-// appendRequest is one queued commit.
-type appendRequest struct {
-	ctx  context.Context
-	c    *evento.Commit
-	err  error
-	done chan struct{} // closed once err is set
-}
-
-func (r *appendRequest) finished() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (r *appendRequest) finish(err error) {
-	r.err = err
-	close(r.done)
-}
-
-// appendQueue holds the commits waiting for a transaction.
-type appendQueue struct {
-	mu      sync.Mutex
-	waiting []*appendRequest
-}
-
-func (q *appendQueue) add(ctx context.Context, c *evento.Commit) *appendRequest {
-	r := &appendRequest{ctx: ctx, c: c, done: make(chan struct{})}
-	q.mu.Lock()
-	q.waiting = append(q.waiting, r)
-	q.mu.Unlock()
-	return r
-}
-
-// withdraw removes r if no transaction has taken it yet.
-func (q *appendQueue) withdraw(r *appendRequest) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	i := slices.Index(q.waiting, r)
-	if i < 0 {
-		return false
-	}
-	q.waiting = slices.Delete(q.waiting, i, i+1)
-	return true
-}
-
-// take removes and returns the next batch of commits.
-func (q *appendQueue) take() []*appendRequest {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	n, events := 0, 0
-	for n < len(q.waiting) && n < maxBatchCommits && (n == 0 || events+len(q.waiting[n].c.Events) <= maxBatchEvents) {
-		events += len(q.waiting[n].c.Events)
-		n++
-	}
-	batch := slices.Clone(q.waiting[:n])
-	q.waiting = slices.Delete(q.waiting, 0, n)
-	return batch
-}
-
 // writeBatch writes the commits waiting in the queue in one transaction
-// and finishes each of them. The caller holds the writer lock.
-func (x *Executor) writeBatch(ctx context.Context) {
-	batch := x.queue.take()
+// and finishes each of them; it reports whether there were any. The caller
+// holds the writer lock.
+func (x *Executor) writeBatch(ctx context.Context) bool {
+	batch := x.queue.Take(groupcommit.Limits{MaxCommits: maxBatchCommits, MaxEvents: maxBatchEvents})
 	if len(batch) == 0 {
-		return
+		return false
 	}
 	// The transaction serves every commit of the batch, so it runs whatever
 	// happens to the context of the appender that leads it.
 	tctx := context.WithoutCancel(ctx)
 	fail := func(err error) {
 		for _, r := range batch {
-			if !r.finished() {
-				r.finish(fmt.Errorf("evento: append to %s/%s: %w", r.c.AggregateType, r.c.AggregateID, err))
+			if !r.Finished() {
+				r.Fail(err)
 			}
 		}
 	}
 	wc, err := x.writerConn(tctx)
 	if err != nil {
 		fail(err)
-		return
+		return true
 	}
 	if _, err := wc.begin.ExecContext(tctx); err != nil {
 		x.rollback(tctx)
 		fail(fmt.Errorf("begin: %w", err))
-		return
+		return true
 	}
 	results := make([]written, len(batch))
 	stored := 0
@@ -173,10 +88,10 @@ func (x *Executor) writeBatch(ctx context.Context) {
 		if len(batch) == 1 {
 			// Alone, the commit needs no savepoint: it fails with the
 			// whole transaction.
-			if results[i], err = x.write(r.ctx, wc, r.c); err != nil {
+			if results[i], err = x.write(r.Ctx, wc, r.Commit); err != nil {
 				x.rollback(tctx)
-				r.finish(err)
-				return
+				r.Finish(err)
+				return true
 			}
 			stored++
 			break
@@ -185,55 +100,56 @@ func (x *Executor) writeBatch(ctx context.Context) {
 		// commit is written it runs on the batch's context: cancelling an
 		// SQLite statement midway can roll back the whole transaction,
 		// every other commit of the batch with it.
-		if err := r.ctx.Err(); err != nil {
-			r.finish(fmt.Errorf("evento: append to %s/%s: %w", r.c.AggregateType, r.c.AggregateID, err))
+		if err := r.Ctx.Err(); err != nil {
+			r.Fail(err)
 			continue
 		}
 		if _, err := wc.savepoint.ExecContext(tctx); err != nil {
 			x.rollback(tctx)
 			fail(fmt.Errorf("savepoint: %w", err))
-			return
+			return true
 		}
-		if results[i], err = x.write(tctx, wc, r.c); err != nil {
+		if results[i], err = x.write(tctx, wc, r.Commit); err != nil {
 			if _, rerr := wc.rollbackTo.ExecContext(tctx); rerr != nil {
 				x.rollback(tctx)
-				r.finish(err)
+				r.Finish(err)
 				fail(fmt.Errorf("rollback to savepoint: %w", rerr))
-				return
+				return true
 			}
-			r.finish(err)
+			r.Finish(err)
 		}
 		if _, err := wc.release.ExecContext(tctx); err != nil {
 			x.rollback(tctx)
 			fail(fmt.Errorf("release savepoint: %w", err))
-			return
+			return true
 		}
-		if !r.finished() {
+		if !r.Finished() {
 			stored++
 		}
 	}
 	if stored == 0 {
 		x.rollback(tctx)
-		return
+		return true
 	}
 	if _, err := wc.commit.ExecContext(tctx); err != nil {
 		x.rollback(tctx)
 		fail(fmt.Errorf("commit: %w", err))
-		return
+		return true
 	}
 	for i, r := range batch {
-		if r.finished() {
+		if r.Finished() {
 			continue
 		}
 		w := results[i]
-		for j, e := range r.c.Events {
+		for j, e := range r.Commit.Events {
 			e.Position = cursor.Position{Seq: uint64(w.positions[j])}
 			e.RoutingKey = w.routingKey
 			e.Timestamp = time.UnixMicro(w.timestamps[j]).UTC()
 		}
-		r.finish(nil)
+		r.Finish(nil)
 	}
 	x.wake.Fire()
+	return true
 }
 
 // written is what a successful write assigned to the commit's events; it

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit"
 	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/eventogo/evento/internal/wake"
 
@@ -34,7 +35,7 @@ type Executor struct {
 	// closed is set by Close; only the writer lock's holder touches it.
 	closed bool
 	// queue holds the appends waiting for a transaction (group commit).
-	queue appendQueue
+	queue groupcommit.Queue
 	wake  wake.Signal
 }
 

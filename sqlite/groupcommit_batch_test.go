@@ -35,9 +35,7 @@ func commit(aggID string, expected int64, n int) *evento.Commit {
 }
 
 func queued(x *Executor) int {
-	x.queue.mu.Lock()
-	defer x.queue.mu.Unlock()
-	return len(x.queue.waiting)
+	return x.queue.Len()
 }
 
 // Two appends share one group-commit transaction and the second one's

@@ -1,0 +1,186 @@
+// Package groupcommit queues concurrent appends so that a store can write
+// several commits in one transaction or one statement (group commit) while
+// each commit keeps its own outcome.
+//
+// An appender adds its commit to a [Queue] and calls [Queue.Wait]. Whoever
+// holds one of the store's write turns takes the commits queued at that
+// moment ([Queue.Take]), writes them and finishes each request with its own
+// result; an appender whose commit another turn took just waits for it.
+package groupcommit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/eventogo/evento"
+)
+
+// Request is one queued commit.
+type Request struct {
+	// Ctx is the appender's context: a request whose context is done
+	// before its batch is written should be left out of it.
+	Ctx context.Context
+	// Commit is the commit to write.
+	Commit *evento.Commit
+
+	err  error
+	done chan struct{} // closed once err is set
+}
+
+// Finished reports whether the request has its outcome.
+func (r *Request) Finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Finish records the request's outcome and wakes its appender. A request
+// is finished exactly once.
+func (r *Request) Finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// Fail finishes r with err, prefixed by the commit's aggregate.
+func (r *Request) Fail(err error) {
+	r.Finish(fmt.Errorf("evento: append to %s/%s: %w", r.Commit.AggregateType, r.Commit.AggregateID, err))
+}
+
+// Limits bound one batch.
+type Limits struct {
+	// MaxCommits is the most commits one batch takes (at least one).
+	MaxCommits int
+	// MaxEvents stops a batch from taking more commits once it holds this
+	// many events; a first commit is taken whatever its size.
+	MaxEvents int
+	// DistinctAggregates keeps a second commit of an aggregate out of a
+	// batch that holds one already; it stays queued, in order, for the
+	// next batch.
+	DistinctAggregates bool
+}
+
+// Queue holds the commits waiting to be written. The zero Queue is empty
+// and ready to use.
+type Queue struct {
+	mu      sync.Mutex
+	waiting []*Request
+}
+
+// Add queues c for an appender whose context is ctx.
+func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
+	r := &Request{Ctx: ctx, Commit: c, done: make(chan struct{})}
+	q.mu.Lock()
+	q.waiting = append(q.waiting, r)
+	q.mu.Unlock()
+	return r
+}
+
+// Len is the number of queued commits.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}
+
+// Withdraw removes r if no batch has taken it yet.
+func (q *Queue) Withdraw(r *Request) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.waiting, r)
+	if i < 0 {
+		return false
+	}
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	return true
+}
+
+// Take removes and returns the next batch, oldest first, within l.
+func (q *Queue) Take(l Limits) []*Request {
+	type aggregate struct{ typ, id string }
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var (
+		batch  []*Request
+		events int
+		seen   map[aggregate]bool
+	)
+	kept := q.waiting[:0]
+	for i, r := range q.waiting {
+		full := len(batch) >= max(l.MaxCommits, 1) ||
+			len(batch) > 0 && events+len(r.Commit.Events) > l.MaxEvents
+		if full {
+			kept = append(kept, q.waiting[i:]...)
+			break
+		}
+		if l.DistinctAggregates {
+			a := aggregate{r.Commit.AggregateType, r.Commit.AggregateID}
+			if seen[a] {
+				kept = append(kept, r)
+				continue
+			}
+			if seen == nil {
+				seen = make(map[aggregate]bool)
+			}
+			seen[a] = true
+		}
+		batch = append(batch, r)
+		events += len(r.Commit.Events)
+	}
+	clear(q.waiting[len(kept):])
+	q.waiting = kept
+	return batch
+}
+
+// Wait waits for r's outcome, writing batches while it does. turn is the
+// store's write-turn semaphore (a buffered channel; sending takes a turn);
+// write, called while holding a turn, takes a batch from q, writes it,
+// finishes every request of the batch and reports whether the batch held
+// any. closed, when not nil, is called
+// under the turn: once it returns a non-nil error a request still queued
+// fails with it, instead of being written.
+//
+// A context done before r is taken withdraws r: Wait returns the
+// context's error and nothing is written. Once a batch holds r, Wait
+// returns the batch's outcome for it.
+func (q *Queue) Wait(r *Request, turn chan struct{}, write func() bool, closed func() error) error {
+	for {
+		select {
+		case <-r.done:
+			return r.err
+		case turn <- struct{}{}:
+			if closed != nil {
+				if err := closed(); err != nil {
+					<-turn
+					if q.Withdraw(r) {
+						r.Fail(err)
+					}
+					<-r.done
+					return r.err
+				}
+			}
+			wrote := !r.Finished() && write()
+			<-turn
+			if r.Finished() {
+				return r.err
+			}
+			if !wrote {
+				// Nothing was queued: r is in the batch of another turn.
+				<-r.done
+				return r.err
+			}
+			// The batch was full before reaching r, or r is in a batch
+			// of another turn: go on.
+		case <-r.Ctx.Done():
+			if q.Withdraw(r) {
+				r.Fail(r.Ctx.Err())
+			}
+			<-r.done // a batch took it: its outcome is the answer
+			return r.err
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+)
+
+func commit(aggregate string, events int) *evento.Commit {
+	c := &evento.Commit{AggregateType: "t", AggregateID: aggregate}
+	for range events {
+		c.Events = append(c.Events, &evento.Event{})
+	}
+	return c
+}
+
+func ids(batch []*Request) string {
+	s := ""
+	for _, r := range batch {
+		s += r.Commit.AggregateID
+	}
+	return s
+}
+
+func TestTakeLimits(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	for _, c := range []*evento.Commit{commit("a", 1), commit("b", 5), commit("a", 1), commit("c", 1), commit("d", 20)} {
+		q.Add(ctx, c)
+	}
+	if got := ids(q.Take(Limits{MaxCommits: 2, MaxEvents: 100})); got != "ab" {
+		t.Fatalf("MaxCommits 2: took %q, want ab", got)
+	}
+	if got := ids(q.Take(Limits{MaxCommits: 10, MaxEvents: 3})); got != "ac" {
+		t.Fatalf("MaxEvents 3: took %q, want ac", got)
+	}
+	// A first commit larger than MaxEvents is still taken, alone.
+	if got := ids(q.Take(Limits{MaxCommits: 10, MaxEvents: 3})); got != "d" {
+		t.Fatalf("oversized first commit: took %q, want d", got)
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("%d left queued", n)
+	}
+}
+
+func TestTakeDistinctAggregates(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	for _, a := range []string{"a", "b", "a", "c", "b", "a"} {
+		q.Add(ctx, commit(a, 1))
+	}
+	l := Limits{MaxCommits: 10, MaxEvents: 100, DistinctAggregates: true}
+	for _, want := range []string{"abc", "ab", "a", ""} {
+		if got := ids(q.Take(l)); got != want {
+			t.Fatalf("took %q, want %q", got, want)
+		}
+	}
+}
+
+func TestWaitWithdrawsCancelled(t *testing.T) {
+	var q Queue
+	turn := make(chan struct{}, 1)
+	turn <- struct{}{} // another writer holds the only turn
+	ctx, cancel := context.WithCancel(context.Background())
+	r := q.Add(ctx, commit("a", 1))
+	done := make(chan error, 1)
+	go func() {
+		done <- q.Wait(r, turn, func() bool { t.Error("write called"); return false }, nil)
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+	if q.Len() != 0 {
+		t.Fatal("cancelled request left queued")
+	}
+}
+
+func TestWaitClosed(t *testing.T) {
+	var q Queue
+	errClosed := errors.New("closed")
+	r := q.Add(context.Background(), commit("a", 1))
+	err := q.Wait(r, make(chan struct{}, 1), func() bool { t.Error("write called"); return false },
+		func() error { return errClosed })
+	if !errors.Is(err, errClosed) {
+		t.Fatalf("Wait = %v, want the closed error", err)
+	}
+}
+
+// Many appenders and two turns: every request is written exactly once,
+// in batches, and an appender whose request another turn holds does not
+// spin on empty turns.
+func TestWaitConcurrent(t *testing.T) {
+	var (
+		q       Queue
+		turn    = make(chan struct{}, 2)
+		written sync.Map
+		writes  atomic.Int64
+		empty   atomic.Int64
+	)
+	write := func() bool {
+		batch := q.Take(Limits{MaxCommits: 8, MaxEvents: 100})
+		if len(batch) == 0 {
+			empty.Add(1)
+			return false
+		}
+		writes.Add(1)
+		time.Sleep(200 * time.Microsecond)
+		for _, r := range batch {
+			if _, dup := written.LoadOrStore(r, true); dup {
+				t.Errorf("request %s written twice", r.Commit.AggregateID)
+			}
+			r.Finish(nil)
+		}
+		return true
+	}
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := q.Add(context.Background(), commit(fmt.Sprint(i), 1))
+			if err := q.Wait(r, turn, write, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	count := 0
+	written.Range(func(any, any) bool { count++; return true })
+	if count != n {
+		t.Fatalf("%d of %d requests written", count, n)
+	}
+	if w := writes.Load(); w >= n {
+		t.Errorf("%d batches for %d requests: nothing was grouped", w, n)
+	}
+	if e := empty.Load(); e > n {
+		t.Errorf("%d empty turns for %d requests", e, n)
+	}
+	t.Logf("%d requests in %d batches, %d empty turns", n, writes.Load(), empty.Load())
+}
