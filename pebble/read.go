@@ -88,7 +88,7 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
-	events, err := r.events()
+	load, err := r.loader(s)
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
@@ -99,7 +99,7 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 				return nil, err
 			}
 		}
-		e, err := events.load(s.pos())
+		e, err := load(s.pos())
 		if err != nil {
 			return nil, fmt.Errorf("evento: read events: %w", err)
 		}
@@ -164,6 +164,30 @@ func (r *reader) plan(q *evento.Query) (stream, error) {
 	return s, nil
 }
 
+// loader returns the function that loads the event at a position of s: the
+// record under s itself when s walks the event table, or else a seek of
+// the event table.
+func (r *reader) loader(s stream) (func(uint64) (*evento.Event, error), error) {
+	if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
+		return func(pos uint64) (*evento.Event, error) {
+			v, err := t.it.ValueAndErr()
+			if err != nil {
+				return nil, err
+			}
+			e, err := decodeEvent(pos, v)
+			if err != nil {
+				return nil, fmt.Errorf("event at position %d: %w", pos, err)
+			}
+			return e, nil
+		}, nil
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	return events.load, nil
+}
+
 // filter returns the stream of one filter's index.
 func (r *reader) filter(f evento.Filter) (stream, error) {
 	switch {
@@ -208,22 +232,38 @@ func (r *reader) events() (*eventLoader, error) {
 	return l, nil
 }
 
-// eventLoader reads event records by position. It seeks one iterator, so
+// eventLoader reads event records by position. It moves one iterator, so
 // that the records of a page, which lie close together, are read from
-// blocks already at hand.
+// blocks already at hand; when the position wanted is next to the last one
+// loaded (a read of events of one type, say, that follow each other) it
+// steps the iterator instead of seeking it (a step that lands on another
+// key finds the record missing, as a seek would).
 type eventLoader struct {
 	it    *pebbledb.Iterator
 	table []byte
+	at    uint64 // the position the iterator is at, when loaded is true
+	ok    bool
 }
 
 func (l *eventLoader) load(pos uint64) (*evento.Event, error) {
 	key := appendUint64(l.table[:len(l.table):len(l.table)], pos)
-	if !l.it.SeekGE(key) || string(l.it.Key()) != string(key) {
+	var valid bool
+	switch {
+	case l.ok && pos == l.at+1:
+		valid = l.it.Next()
+	case l.ok && pos+1 == l.at:
+		valid = l.it.Prev()
+	default:
+		valid = l.it.SeekGE(key)
+	}
+	l.ok = false
+	if !valid || string(l.it.Key()) != string(key) {
 		if err := l.it.Error(); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: an index names position %d, which holds no event", errCorrupt, pos)
 	}
+	l.at, l.ok = pos, true
 	v, err := l.it.ValueAndErr()
 	if err != nil {
 		return nil, err
