@@ -50,7 +50,11 @@
 //
 // An append is one statement, so one round trip and its own transaction:
 // it checks the aggregate's version and inserts every event of the commit
-// at once. UNIQUE(aggregate_type, aggregate_id, version) enforces optimistic
+// at once. Appends of one executor that arrive while another is being
+// written are grouped (group commit): the next statement writes all of
+// them, one transaction and one WAL flush for several commits, each still
+// checked against its own expected version and answered with its own
+// outcome (see [Executor.Append]). UNIQUE(aggregate_type, aggregate_id, version) enforces optimistic
 // concurrency. Errors are classified by the server's SQLSTATE (23505,
 // unique violation) and the name of the violated constraint, never by
 // message text. Appending a commit whose events are already stored (a
