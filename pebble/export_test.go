@@ -1,6 +1,9 @@
 package pebble
 
-import "github.com/eventogo/evento"
+import (
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/eventogo/evento"
+)
 
 // Test hooks into the key layout, for the key encoding tests of package
 // pebble_test.
@@ -63,4 +66,10 @@ func EncodeEventRecord(e *evento.Event) []byte {
 		panic(err)
 	}
 	return appendEventRecord(nil, e.Timestamp.UnixMicro(), e.RoutingKey, appendEventBody(nil, e, metadata))
+}
+
+// DeleteEventRecord removes the record of the event at pos and nothing
+// else, leaving the indexes naming it: a damaged store, for tests.
+func DeleteEventRecord(x *Executor, pos uint64) error {
+	return x.db.Delete(x.keys.event(pos), pebbledb.Sync)
 }

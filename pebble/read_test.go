@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/eventogo/evento"
@@ -186,6 +187,31 @@ func TestReadOfEmptyStore(t *testing.T) {
 		p, err := x.Read(context.Background(), evento.Query{Args: args})
 		if err != nil || len(p.Edges) != 0 || p.PageInfo != (cursor.PageInfo{}) {
 			t.Errorf("Read(%+v) = %+v, %v; want an empty page", args, p, err)
+		}
+	}
+}
+
+// An index entry whose event record is missing fails the read with a
+// corruption error, whether the read reaches the position by stepping
+// from the one before (forward), from the one after (backward) or by a
+// seek; it never skips the event silently.
+func TestReadMissingRecord(t *testing.T) {
+	x := open(t, pebble.WithoutSync())
+	ctx := context.Background()
+	for i := range 6 {
+		mustAppend(t, x, newCommit("bank/Account", fmt.Sprint("a", i%2), int64(i/2), 1))
+	}
+	if err := pebble.DeleteEventRecord(x, 4); err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]evento.Query{
+		"forward":  {Filters: []evento.Filter{{AggregateType: "bank/Account"}}, Args: cursor.Forward(10, "")},
+		"backward": {Filters: []evento.Filter{{AggregateType: "bank/Account"}}, Args: cursor.Backward(10, "")},
+		"seek":     {Filters: []evento.Filter{{AggregateType: "bank/Account", AggregateID: "a1"}}, Args: cursor.Forward(10, "")},
+	} {
+		_, err := x.Read(ctx, q)
+		if err == nil || !strings.Contains(err.Error(), "position 4, which holds no event") {
+			t.Errorf("%s: Read = %v, want the missing record reported", name, err)
 		}
 	}
 }
