@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/internal/sqlstore/sqlstoretest"
 	"github.com/eventogo/evento/sqlite"
+	"github.com/oklog/ulid/v2"
 )
 
 // sqlTxExec runs stmt through the *sql.Tx a transactional handler gets.
@@ -72,8 +74,8 @@ func TestSchemaUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("open a version 1 database: %v", err)
 	}
 	defer x.Close()
-	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 2, Latest: 2}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 2 of 2", v, err)
+	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
 	}
 	st, err := x.SubscriptionStatus(ctx, "k")
 	if err != nil || st.Epoch != 3 || st.Cursor != c || st.Lag != 1500*time.Microsecond || st.LastError != nil {
@@ -229,5 +231,69 @@ func TestAppendInsideTransactionalHandlerFails(t *testing.T) {
 	// Outside the handler the store writes as usual.
 	if _, err := st.Create().Event(AccountOpened{Owner: "outside"}).Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A version 2 database upgrades to the partial routing key index: its
+// events, with and without a key, read back the same, and a read of one
+// key uses the index.
+func TestSchemaUpgradeToVersion3(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlite.MigrateTo(ctx, db, "evento_", 2); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []any{"eu", nil, "us", "eu", nil} {
+		if _, err := db.Exec(`INSERT INTO evento_events (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)`+
+			` VALUES (?, 'T', ?, 1, 'E', ?, NULL, NULL, 0)`, ulid.Make().Bytes(), fmt.Sprint("a", i), key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, err := sqlite.New(ctx, db)
+	if err != nil {
+		t.Fatalf("open a version 2 database: %v", err)
+	}
+	defer x.Close()
+	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
+	}
+	for rk, want := range map[evento.RoutingKey]string{
+		evento.RoutingKeyOf("eu"): "a0 a3",
+		evento.NoRoutingKey():     "a1 a4",
+		evento.AnyRoutingKey():    "a0 a1 a2 a3 a4",
+	} {
+		page, err := x.Read(ctx, evento.Query{RoutingKey: rk, Args: cursor.Forward(10, "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page.Nodes() {
+			got = append(got, e.AggregateID)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("routing key %s: read %v, want %s", rk, got, want)
+		}
+	}
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT position FROM evento_events WHERE routing_key = ? AND position > ? ORDER BY position LIMIT 10`, "eu", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "evento_events_routing_key_position") {
+		t.Errorf("a read of one routing key does not use the routing key index: %s", p)
 	}
 }

@@ -147,6 +147,20 @@ func schema(t tables) *sqlstore.Schema {
 				`CREATE INDEX ` + t.index("dead_letters_parked") + ` ON ` + t.deadLetters +
 					` ("key", parked_at, event_id)`,
 			},
+		}, {
+			// The routing key index holds only the events that have a key:
+			// an event without one then writes one page less to the WAL
+			// (docs/benchmarks.md measured 8–14% more single-event appends
+			// per second with synchronous NORMAL). Reads of one key use it
+			// as before (routing_key = ? implies IS NOT NULL); reads of the
+			// events without a key go through the type indexes or the
+			// table, in position order, and skip the keyed events.
+			Version: 3,
+			Statements: []string{
+				`DROP INDEX ` + t.index("events_routing_key_position"),
+				`CREATE INDEX ` + t.index("events_routing_key_position") + ` ON ` + t.events +
+					` (routing_key, position) WHERE routing_key IS NOT NULL`,
+			},
 		}},
 	}
 }
