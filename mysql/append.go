@@ -29,11 +29,30 @@ import (
 // statements hold the counter. See the package documentation for why
 // positions then follow commit order.
 //
+// Appends of one executor that arrive while another is being written are
+// grouped (group commit): the next transaction checks each queued commit's
+// version the same way, then moves the counter once for all of them and
+// inserts their events together, so the counter is held once for several
+// commits. Each commit keeps its own outcome: a stale one is refused
+// alone, and when the shared INSERT hits a duplicate key (another writer
+// took a version in between, a retried commit, a reused id) the
+// transaction is rolled back and its commits are written one by one.
+//
 // A commit whose events are already stored, such as a retry after an
 // unknown outcome, fails with an error matching evento.ErrAlreadyAppended;
-// nothing is stored twice. A context cancelled before COMMIT rolls
-// everything back; once COMMIT starts it is not interrupted.
+// nothing is stored twice. A context done before the commit's transaction
+// starts withdraws it; a transaction shared by several appenders is
+// cancelled only when all of them have given up; once COMMIT starts it is
+// not interrupted.
 func (x *Executor) Append(ctx context.Context, c *evento.Commit) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return x.queue.Wait(x.queue.Add(ctx, c), x.turns, x.writeBatch, nil)
+}
+
+// appendOne writes c in a transaction of its own.
+func (x *Executor) appendOne(ctx context.Context, c *evento.Commit) error {
 	p, err := x.begin(ctx, c)
 	if err != nil {
 		return err
@@ -130,8 +149,7 @@ func (p *pendingAppend) commit(ctx context.Context) error {
 	defer p.conn.Close()
 	if _, err := p.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		sqlstore.Rollback(ctx, p.conn)
-		return fmt.Errorf("evento: append to %s/%s: commit: %w (when the server did not answer, the commit may be stored:"+
-			" appending it again reports evento.ErrAlreadyAppended if so)", p.c.AggregateType, p.c.AggregateID, err)
+		return commitError(p.c, err)
 	}
 	for i, e := range p.c.Events {
 		e.Position = cursor.Position{Seq: uint64(p.first + int64(i))}
@@ -140,6 +158,12 @@ func (p *pendingAppend) commit(ctx context.Context) error {
 	}
 	p.x.wake.Fire()
 	return nil
+}
+
+// commitError reports a failed COMMIT of c, whose outcome is unknown.
+func commitError(c *evento.Commit, err error) error {
+	return fmt.Errorf("evento: append to %s/%s: commit: %w (when the server did not answer, the commit may be stored:"+
+		" appending it again reports evento.ErrAlreadyAppended if so)", c.AggregateType, c.AggregateID, err)
 }
 
 // rollback abandons the append, releasing the counter.
@@ -213,8 +237,9 @@ type eventRows struct {
 	args       []any
 	timestamps []int64
 	// ends holds, for each INSERT statement, the index of the event after
-	// its last.
-	ends []int
+	// its last, and sizes its size in bytes (as rowSize bounds it).
+	ends  []int
+	sizes []int
 }
 
 // maxRowsPerInsert bounds the rows of one INSERT so that its placeholders
@@ -247,6 +272,7 @@ func (x *Executor) encode(c *evento.Commit, routingKey sql.NullString) (eventRow
 		}
 		if count > 0 && (size+row > x.maxStatement || count == maxRowsPerInsert) {
 			rows.ends = append(rows.ends, i)
+			rows.sizes = append(rows.sizes, size)
 			size, count = 0, 0
 		}
 		size += row
@@ -255,7 +281,40 @@ func (x *Executor) encode(c *evento.Commit, routingKey sql.NullString) (eventRow
 			routingKey, e.Data, metadata, rows.timestamps[i])
 	}
 	rows.ends = append(rows.ends, len(c.Events))
+	rows.sizes = append(rows.sizes, size)
 	return rows, nil
+}
+
+// mergeRows joins the rows of several commits, in order, into as few
+// INSERT statements as the limits of encode allow.
+func mergeRows(parts []eventRows, maxStatement int) eventRows {
+	var (
+		m           eventRows
+		base        int // events of the parts before this one
+		count, size int // of the statement being filled
+	)
+	for _, p := range parts {
+		m.args = append(m.args, p.args...)
+		m.timestamps = append(m.timestamps, p.timestamps...)
+		start := 0
+		for k, end := range p.ends {
+			n := end - start
+			if count > 0 && (size+p.sizes[k] > maxStatement || count+n > maxRowsPerInsert) {
+				m.ends = append(m.ends, base+start)
+				m.sizes = append(m.sizes, size)
+				count, size = 0, 0
+			}
+			count += n
+			size += p.sizes[k]
+			start = end
+		}
+		base += len(p.timestamps)
+	}
+	if count > 0 {
+		m.ends = append(m.ends, base)
+		m.sizes = append(m.sizes, size)
+	}
+	return m
 }
 
 // rowSize bounds the bytes one event row takes in an INSERT whose

@@ -53,6 +53,12 @@
 // fsync then sits inside the serialised section. Reads cost one more round
 // trip, for the counter.
 //
+// Appends of one executor that arrive while another holds the counter are
+// grouped (group commit, see [Executor.Append]): one transaction moves the
+// counter once for all of them and inserts their events together, so the
+// three serialised statements are paid once per group instead of once per
+// commit.
+//
 // Reads must see committed data only: the server's default REPEATABLE
 // READ and READ COMMITTED both do; READ UNCOMMITTED is not supported.
 // Nothing in the append transaction is a consistent read (the version

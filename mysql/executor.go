@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit"
 	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/eventogo/evento/internal/wake"
 	driver "github.com/go-sql-driver/mysql"
@@ -27,6 +28,9 @@ type Executor struct {
 	// to stay under: the server's max_allowed_packet, less a margin.
 	maxStatement int
 	wake         wake.Signal
+	// queue holds the appends waiting for the write turn (see Append).
+	queue groupcommit.Queue
+	turns chan struct{}
 }
 
 var (
@@ -118,6 +122,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		tables:       t,
 		events:       sqlstore.NewEventReader(dialect, t.events),
 		maxStatement: max(maxPacket-statementMargin, statementMargin),
+		turns:        make(chan struct{}, 1),
 	}
 	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Fenced: x.fenced}
 	return x, nil

@@ -63,3 +63,13 @@ func RunMigration(ctx context.Context, db *sql.DB, prefix string, version int) e
 	}
 	return nil
 }
+
+// HoldAppends takes the write turn, so that appends queue until release
+// is called: tests use it to make a group-commit batch of known commits.
+func (x *Executor) HoldAppends() (release func()) {
+	x.turns <- struct{}{}
+	return func() { <-x.turns }
+}
+
+// QueuedAppends is the number of appends waiting for the write turn.
+func (x *Executor) QueuedAppends() int { return x.queue.Len() }

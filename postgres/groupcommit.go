@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/eventogo/evento/cursor"
@@ -27,15 +26,8 @@ var batchLimits = groupcommit.Limits{MaxCommits: 64, MaxEvents: 10_000, Distinct
 // there were any. The caller holds a write turn.
 func (x *Executor) writeBatch() bool {
 	batch := x.queue.Take(batchLimits)
-	live := batch[:0]
-	for _, r := range batch {
-		// An appender that gave up before its turn is left out.
-		if err := r.Ctx.Err(); err != nil {
-			r.Fail(err)
-			continue
-		}
-		live = append(live, r)
-	}
+	// An appender that gave up before its turn is left out.
+	live := groupcommit.Live(batch)
 	switch len(live) {
 	case 0:
 	case 1:
@@ -48,7 +40,7 @@ func (x *Executor) writeBatch() bool {
 		x.committed(r, w)
 		x.announce(w.positions[0].Tx)
 	default:
-		ctx, stop := batchContext(live)
+		ctx, stop := groupcommit.Context(live)
 		x.writeMany(ctx, live)
 		stop()
 	}
@@ -68,29 +60,6 @@ func (x *Executor) announce(tx uint64) {
 	x.wake.Fire()
 	if x.notifier != nil {
 		x.notifier.notify(tx)
-	}
-}
-
-// batchContext is the context of a statement that serves every commit of
-// batch: it is cancelled once every appender's context is done, and keeps
-// the values of the first.
-func batchContext(batch []*groupcommit.Request) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(batch[0].Ctx))
-	var left atomic.Int64
-	left.Store(int64(len(batch)))
-	stops := make([]func() bool, len(batch))
-	for i, r := range batch {
-		stops[i] = context.AfterFunc(r.Ctx, func() {
-			if left.Add(-1) == 0 {
-				cancel()
-			}
-		})
-	}
-	return ctx, func() {
-		for _, stop := range stops {
-			stop()
-		}
-		cancel()
 	}
 }
 

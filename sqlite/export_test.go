@@ -17,3 +17,13 @@ func MigrateTo(ctx context.Context, db *sql.DB, prefix string, n int) error {
 	s.Migrations = s.Migrations[:n]
 	return s.Migrate(ctx, db)
 }
+
+// HoldAppends takes the write turn, so that appends queue until release
+// is called: tests use it to make a group-commit batch of known commits.
+func (x *Executor) HoldAppends() (release func()) {
+	x.writer <- struct{}{}
+	return func() { <-x.writer }
+}
+
+// QueuedAppends is the number of appends waiting for the write turn.
+func (x *Executor) QueuedAppends() int { return x.queue.Len() }

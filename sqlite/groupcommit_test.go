@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit/groupcommittest"
+	"github.com/eventogo/evento/sqlite"
 )
 
 // Concurrent appends share transactions, yet each keeps its own outcome:
@@ -144,4 +147,24 @@ func TestGroupCommitWithdrawsCancelled(t *testing.T) {
 		t.Fatalf("a withdrawn append stored %d events", len(page.Edges))
 	}
 	mustAppend(t, x, newCommit("group", "cancelled", 0, 1))
+}
+
+func TestGroupCommitScenarios(t *testing.T) {
+	groupcommittest.Run(t, groupcommittest.Harness{
+		Open: func(t *testing.T) (evento.Executor, evento.Executor) {
+			path := filepath.Join(t.TempDir(), "evento.db")
+			var xs [2]*sqlite.Executor
+			for i := range xs {
+				x, err := sqlite.Open(context.Background(), path)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				t.Cleanup(func() { x.Close() })
+				xs[i] = x
+			}
+			return xs[0], xs[1]
+		},
+		Hold:   func(x evento.Executor) func() { return x.(*sqlite.Executor).HoldAppends() },
+		Queued: func(x evento.Executor) int { return x.(*sqlite.Executor).QueuedAppends() },
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/eventogo/evento"
 )
@@ -183,4 +184,43 @@ func (q *Queue) Wait(r *Request, turn chan struct{}, write func() bool, closed f
 			return r.err
 		}
 	}
+}
+
+// Context returns the context for writing batch, whose statements serve
+// every request of it: it keeps the values of the first request's context
+// and is cancelled once every request's context is done, so that one
+// appender giving up does not fail the others' commits. Call stop when
+// the batch is written.
+func Context(batch []*Request) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(batch[0].Ctx))
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, r := range batch {
+		stops[i] = context.AfterFunc(r.Ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
+// Live finishes the requests of batch whose appenders gave up before it
+// was written, with their context's error, and returns the others.
+func Live(batch []*Request) []*Request {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.Ctx.Err(); err != nil {
+			r.Fail(err)
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
 }

@@ -1,0 +1,136 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/groupcommit"
+	"github.com/eventogo/evento/internal/sqlstore"
+)
+
+// batchLimits bound the commits of one group-commit transaction; two
+// commits of one aggregate never share one (the second would only fail
+// the shared INSERT).
+var batchLimits = groupcommit.Limits{MaxCommits: 64, MaxEvents: 10_000, DistinctAggregates: true}
+
+// writeBatch takes the queued commits and writes them; it reports whether
+// there were any. The caller holds the write turn.
+func (x *Executor) writeBatch() bool {
+	batch := x.queue.Take(batchLimits)
+	// An appender that gave up before its turn is left out.
+	live := groupcommit.Live(batch)
+	switch len(live) {
+	case 0:
+	case 1:
+		r := live[0]
+		r.Finish(x.appendOne(r.Ctx, r.Commit))
+	default:
+		ctx, stop := groupcommit.Context(live)
+		x.writeMany(ctx, live)
+		stop()
+	}
+	return len(batch) > 0
+}
+
+// checkedCommit is a commit of a batch that passed its version check, with
+// its encoded rows.
+type checkedCommit struct {
+	r          *groupcommit.Request
+	routingKey string
+	rows       eventRows
+}
+
+// writeMany writes the commits of batch, of distinct aggregates, in one
+// transaction that holds the position counter once, and finishes each of
+// them.
+func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		for _, r := range batch {
+			r.Finish(appendError(ctx, r.Commit, "", err))
+		}
+		return
+	}
+	defer conn.Close()
+	// The version checks run in autocommit mode, before the transaction,
+	// as a lone append's do (see write).
+	var checked []checkedCommit
+	for _, r := range batch {
+		c := r.Commit
+		current, routingKey, err := x.aggregateState(ctx, conn, c)
+		switch {
+		case err != nil:
+			r.Finish(appendError(ctx, c, "read version", err))
+			continue
+		case current != c.ExpectedVersion:
+			r.Finish(x.versionConflict(ctx, conn, c, current))
+			continue
+		case current == 0:
+			routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
+		}
+		rows, err := x.encode(c, routingKey)
+		if err != nil {
+			r.Finish(err)
+			continue
+		}
+		checked = append(checked, checkedCommit{r: r, routingKey: routingKey.String, rows: rows})
+	}
+	if len(checked) == 0 {
+		return
+	}
+	parts := make([]eventRows, len(checked))
+	for i, cc := range checked {
+		parts[i] = cc.rows
+	}
+	rows := mergeRows(parts, x.maxStatement)
+	fail := func(step string, err error) {
+		for _, cc := range checked {
+			cc.r.Finish(appendError(ctx, cc.r.Commit, step, err))
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		sqlstore.Rollback(ctx, conn)
+		fail("begin", err)
+		return
+	}
+	first, err := x.reservePositions(ctx, conn, len(rows.timestamps))
+	if err != nil {
+		sqlstore.Rollback(ctx, conn)
+		fail("reserve positions", err)
+		return
+	}
+	if err := x.insert(ctx, conn, rows, first); err != nil {
+		// Roll back first: the counter stays locked until then.
+		sqlstore.Rollback(ctx, conn)
+		if isDuplicateKey(err) || isPacketTooLarge(err) {
+			// Nothing of the batch is stored: each commit on its own
+			// learns its own outcome.
+			for _, cc := range checked {
+				cc.r.Finish(x.appendOne(ctx, cc.r.Commit))
+			}
+			return
+		}
+		fail("insert", err)
+		return
+	}
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		sqlstore.Rollback(ctx, conn)
+		for _, cc := range checked {
+			cc.r.Finish(commitError(cc.r.Commit, err))
+		}
+		return
+	}
+	pos := first
+	for _, cc := range checked {
+		for i, e := range cc.r.Commit.Events {
+			e.Position = cursor.Position{Seq: uint64(pos)}
+			e.RoutingKey = cc.routingKey
+			e.Timestamp = time.UnixMicro(cc.rows.timestamps[i]).UTC()
+			pos++
+		}
+		cc.r.Finish(nil)
+	}
+	x.wake.Fire()
+}
