@@ -3,6 +3,7 @@ package evento_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/eventogo/evento"
@@ -54,10 +55,26 @@ func FuzzMetadataDecode(f *testing.F) {
 	good, _ := evento.Metadata{ID: "x", RequestedBy: "y"}.Set("k", int64(1)).MarshalBinary()
 	f.Add(good)
 	f.Add([]byte{0xa1, 0x06, 0x9a, 0xff, 0xff, 0xff, 0xff})
+	for _, m := range []evento.Metadata{{}, {ID: "01J"}, {ID: "a", RequestedBy: "b", RequestedAs: "c", CorrelationID: "d", CausationID: "é"}} {
+		b, _ := m.MarshalBinary()
+		f.Add(b)
+	}
+	f.Add([]byte{0xa2, 0x01, 0x61, 0x61, 0x01, 0x61, 0x62}) // key 1 twice
+	f.Add([]byte{0xa1, 0x18, 0x01, 0x61, 0x61})             // key 1 in two bytes
+	f.Add([]byte{0xa1, 0x01, 0x79, 0x00, 0x01, 0x61})       // a length in two bytes
+	f.Add([]byte{0xa1, 0x01, 0x61, 0xff})                   // not UTF-8
+	f.Add([]byte{0xbf, 0x01, 0x61, 0x61, 0xff})             // indefinite map
+	f.Add([]byte{0xa1, 0x01, 0x61, 0x61, 0x00})             // trailing byte
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m evento.Metadata
 		if err := m.UnmarshalBinary(b); err != nil && !errors.Is(err, evento.ErrDecode) {
 			t.Fatalf("error %v does not match ErrDecode", err)
+		}
+		// The fast path for string fields agrees with the general decoder
+		// on everything it accepts.
+		fast, ok, general, err := evento.DecodeMetadataPaths(b)
+		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
+			t.Fatalf("% x: fast path %+v, general decoder %+v, %v", b, fast, general, err)
 		}
 	})
 }
