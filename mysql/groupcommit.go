@@ -3,6 +3,9 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventogo/evento/cursor"
@@ -55,15 +58,19 @@ func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) 
 	}
 	defer conn.Close()
 	// The version checks run in autocommit mode, before the transaction,
-	// as a lone append's do (see write).
+	// as a lone append's do (see write), in one query for the batch.
+	states, err := x.aggregateStates(ctx, conn, batch)
+	if err != nil {
+		for _, r := range batch {
+			r.Finish(appendError(ctx, r.Commit, "read version", err))
+		}
+		return
+	}
 	var checked []checkedCommit
-	for _, r := range batch {
+	for i, r := range batch {
 		c := r.Commit
-		current, routingKey, err := x.aggregateState(ctx, conn, c)
+		current, routingKey := states[i].version, states[i].routingKey
 		switch {
-		case err != nil:
-			r.Finish(appendError(ctx, c, "read version", err))
-			continue
 		case current != c.ExpectedVersion:
 			r.Finish(x.versionConflict(ctx, conn, c, current))
 			continue
@@ -133,4 +140,46 @@ func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) 
 		cc.r.Finish(nil)
 	}
 	x.wake.Fire()
+}
+
+// aggregateVersion is an aggregate's current version (0 when it has no
+// events) and routing key.
+type aggregateVersion struct {
+	version    int64
+	routingKey sql.NullString
+}
+
+// aggregateStates reads what aggregateState reads for the aggregate of
+// every commit of batch, in one round trip: a UNION ALL of that query, one
+// branch per commit, each tagged with the commit's index.
+func (x *Executor) aggregateStates(ctx context.Context, db querier, batch []*groupcommit.Request) ([]aggregateVersion, error) {
+	var q strings.Builder
+	args := make([]any, 0, 2*len(batch))
+	for i, r := range batch {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString("(SELECT " + strconv.Itoa(i) + ", " + strings.TrimPrefix(x.stmt.aggregateState, "SELECT ") + ")")
+		args = append(args, r.Commit.AggregateType, r.Commit.AggregateID)
+	}
+	rows, err := db.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	states := make([]aggregateVersion, len(batch))
+	for rows.Next() {
+		var (
+			i int
+			s aggregateVersion
+		)
+		if err := rows.Scan(&i, &s.version, &s.routingKey); err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= len(states) {
+			return nil, fmt.Errorf("version query returned commit %d of %d", i, len(states))
+		}
+		states[i] = s
+	}
+	return states, rows.Err()
 }
