@@ -66,6 +66,9 @@ func (x *Executor) announce(tx uint64) {
 // writeMany writes the commits of batch, of distinct aggregates, in one
 // statement and finishes each of them.
 func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) {
+	if len(batch) == 0 {
+		return
+	}
 	var (
 		types    = make([]string, len(batch))
 		aggIDs   = make([]string, len(batch))

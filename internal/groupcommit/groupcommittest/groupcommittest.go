@@ -37,6 +37,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Batch", func(t *testing.T) { batch(t, h) })
 	t.Run("Ahead", func(t *testing.T) { ahead(t, h) })
 	t.Run("DuplicateFallback", func(t *testing.T) { duplicateFallback(t, h) })
+	t.Run("Unencodable", func(t *testing.T) { unencodable(t, h) })
 	t.Run("SameAggregate", func(t *testing.T) { sameAggregate(t, h) })
 	t.Run("Concurrent", func(t *testing.T) { concurrent(t, h) })
 }
@@ -211,6 +212,29 @@ func duplicateFallback(t *testing.T, h Harness) {
 	checkErrors(t, commits, errs, []error{nil, evento.ErrAlreadyAppended, evento.ErrInvalidArgument, nil})
 	if n := len(readAll(t, x)); n != 4 {
 		t.Fatalf("read %d events, want 4 (first, a, b×2)", n)
+	}
+}
+
+// unencodable: a commit whose metadata cannot be encoded fails alone and
+// the rest of its batch is stored.
+func unencodable(t *testing.T, h Harness) {
+	x, _ := h.Open(t)
+	bad := newCommit("bad", 0, 1)
+	bad.Events[0].Metadata = bad.Events[0].Metadata.Set("f", func() {})
+	commits := []*evento.Commit{newCommit("a", 0, 1), bad, newCommit("b", 0, 2)}
+	errs := appendQueued(t, h, x, background(len(commits)), commits)
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("the encodable commits: %v, %v", errs[0], errs[2])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "metadata") {
+		t.Errorf("the unencodable commit: %v, want a metadata error", errs[1])
+	}
+	var got []string
+	for _, e := range readAll(t, x) {
+		got = append(got, fmt.Sprintf("%s%d", e.AggregateID, e.Version))
+	}
+	if strings.Join(got, " ") != "a1 b1 b2" {
+		t.Errorf("log: %v, want a1 b1 b2", got)
 	}
 }
 
