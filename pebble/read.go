@@ -241,7 +241,7 @@ func (r *reader) events() (*eventLoader, error) {
 type eventLoader struct {
 	it    *pebbledb.Iterator
 	table []byte
-	at    uint64 // the position the iterator is at, when loaded is true
+	at    uint64 // the position the iterator is at, when ok is true
 	ok    bool
 }
 

@@ -141,9 +141,9 @@ func (q *Queue) Take(l Limits) []*Request {
 // store's write-turn semaphore (a buffered channel; sending takes a turn);
 // write, called while holding a turn, takes a batch from q, writes it,
 // finishes every request of the batch and reports whether the batch held
-// any. closed, when not nil, is called
-// under the turn: once it returns a non-nil error a request still queued
-// fails with it, instead of being written.
+// any. closed, when not nil, is called under the turn: once it returns a
+// non-nil error a request still queued fails with it, instead of being
+// written.
 //
 // A context done before r is taken withdraws r: Wait returns the
 // context's error and nothing is written. Once a batch holds r, Wait
