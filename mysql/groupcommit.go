@@ -21,20 +21,9 @@ var batchLimits = groupcommit.Limits{MaxCommits: 64, MaxEvents: 10_000, Distinct
 // writeBatch takes the queued commits and writes them; it reports whether
 // there were any. The caller holds the write turn.
 func (x *Executor) writeBatch() bool {
-	batch := x.queue.Take(batchLimits)
-	// An appender that gave up before its turn is left out.
-	live := groupcommit.Live(batch)
-	switch len(live) {
-	case 0:
-	case 1:
-		r := live[0]
+	return x.queue.WriteBatch(batchLimits, func(r *groupcommit.Request) {
 		r.Finish(x.appendOne(r.Ctx, r.Commit))
-	default:
-		ctx, stop := groupcommit.Context(live)
-		x.writeMany(ctx, live)
-		stop()
-	}
-	return len(batch) > 0
+	}, x.writeMany)
 }
 
 // checkedCommit is a commit of a batch that passed its version check, with

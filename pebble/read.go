@@ -169,17 +169,7 @@ func (r *reader) plan(q *evento.Query) (stream, error) {
 // the event table.
 func (r *reader) loader(s stream) (func(uint64) (*evento.Event, error), error) {
 	if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
-		return func(pos uint64) (*evento.Event, error) {
-			v, err := t.it.ValueAndErr()
-			if err != nil {
-				return nil, err
-			}
-			e, err := decodeEvent(pos, v)
-			if err != nil {
-				return nil, fmt.Errorf("event at position %d: %w", pos, err)
-			}
-			return e, nil
-		}, nil
+		return func(pos uint64) (*evento.Event, error) { return decodeAt(t.it, pos) }, nil
 	}
 	events, err := r.events()
 	if err != nil {
@@ -264,7 +254,12 @@ func (l *eventLoader) load(pos uint64) (*evento.Event, error) {
 		return nil, fmt.Errorf("%w: an index names position %d, which holds no event", errCorrupt, pos)
 	}
 	l.at, l.ok = pos, true
-	v, err := l.it.ValueAndErr()
+	return decodeAt(l.it, pos)
+}
+
+// decodeAt decodes the event record under it, the record of position pos.
+func decodeAt(it *pebbledb.Iterator, pos uint64) (*evento.Event, error) {
+	v, err := it.ValueAndErr()
 	if err != nil {
 		return nil, err
 	}

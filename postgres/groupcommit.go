@@ -25,26 +25,9 @@ var batchLimits = groupcommit.Limits{MaxCommits: 64, MaxEvents: 10_000, Distinct
 // writeBatch takes the queued commits and writes them; it reports whether
 // there were any. The caller holds a write turn.
 func (x *Executor) writeBatch() bool {
-	batch := x.queue.Take(batchLimits)
-	// An appender that gave up before its turn is left out.
-	live := groupcommit.Live(batch)
-	switch len(live) {
-	case 0:
-	case 1:
-		r := live[0]
-		w, err := x.write(r.Ctx, x.pool, r.Commit)
-		if err != nil {
-			r.Finish(err)
-			break
-		}
-		x.committed(r, w)
-		x.announce(w.positions[0].Tx)
-	default:
-		ctx, stop := groupcommit.Context(live)
-		x.writeMany(ctx, live)
-		stop()
-	}
-	return len(batch) > 0
+	return x.queue.WriteBatch(batchLimits, func(r *groupcommit.Request) {
+		x.writeEach(r.Ctx, []*groupcommit.Request{r})
+	}, x.writeMany)
 }
 
 // committed hands a stored commit its positions and finishes it.

@@ -211,6 +211,26 @@ func Context(batch []*Request) (ctx context.Context, stop func()) {
 	}
 }
 
+// WriteBatch takes the next batch within l and writes it: the requests
+// whose appenders gave up are left out (see Live); a lone request goes to
+// one, on its own context; several go to many, on the context of the
+// whole batch (see Context). It reports whether the queue held any, and
+// serves as the write argument of Wait.
+func (q *Queue) WriteBatch(l Limits, one func(*Request), many func(context.Context, []*Request)) bool {
+	batch := q.Take(l)
+	live := Live(batch)
+	switch len(live) {
+	case 0:
+	case 1:
+		one(live[0])
+	default:
+		ctx, stop := Context(live)
+		many(ctx, live)
+		stop()
+	}
+	return len(batch) > 0
+}
+
 // Live finishes the requests of batch whose appenders gave up before it
 // was written, with their context's error, and returns the others.
 func Live(batch []*Request) []*Request {
