@@ -3,10 +3,13 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/postgres"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func TestReadRejectsMalformedCursors(t *testing.T) {
@@ -35,5 +38,89 @@ func TestReadRejectsMalformedCursors(t *testing.T) {
 	page, err := x.Read(ctx, evento.Query{Args: cursor.Forward(10, cursor.Encode(cursor.Position{Tx: 1<<64 - 1, Seq: 1}))})
 	if err != nil || len(page.Edges) != 0 {
 		t.Errorf("read after the largest position: %d events, %v; want none", len(page.Edges), err)
+	}
+}
+
+// Reads that one index answers in global order run with PostgreSQL's
+// generic plan, the one prepared statement of the connection serving every
+// page; a read of several filters keeps the planner's per-page choice. The
+// setting lasts for the read only: the connection, which may be shared
+// with the application, keeps its own.
+func TestReadPlans(t *testing.T) {
+	schema := freshSchema(t)
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1 // every read, and the checks below, on one connection
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for i := range 4 {
+		mustAppend(t, x, newCommit("Order", fmt.Sprint("o", i), 0, 5))
+	}
+	mustAppend(t, x, newCommit("Invoice", "i", 0, 5))
+
+	// plans reports how the statement run by q was planned so far: the
+	// counts of generic and custom plans of the prepared statements whose
+	// text has q's WHERE clause.
+	plans := func(where string) (generic, custom int64) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%'`, where).Scan(&generic, &custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return generic, custom
+	}
+	cases := []struct {
+		name    string
+		filters []evento.Filter
+		where   string // a part of the statement's text only this case has
+		generic bool
+	}{
+		{"whole log", nil, "FROM " + x.EventsTable() + " WHERE tx_id <", true},
+		{"one type", []evento.Filter{{AggregateType: "Order"}}, "WHERE ((aggregate_type = $1)) ", true},
+		{"one aggregate", []evento.Filter{{AggregateType: "Order", AggregateID: "o1"}}, "aggregate_id = $2))", true},
+		{"two types", []evento.Filter{{AggregateType: "Order"}, {AggregateType: "Invoice"}}, "OR", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for range 7 { // auto mode plans the first five runs for their values
+				var after cursor.Value
+				for {
+					page, err := x.Read(ctx, evento.Query{Filters: c.filters, Args: cursor.Forward(2, after)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !page.PageInfo.HasNextPage {
+						break
+					}
+					after = page.PageInfo.EndCursor
+				}
+			}
+			generic, custom := plans(c.where)
+			if generic+custom == 0 {
+				t.Fatalf("no prepared statement contains %q", c.where)
+			}
+			if c.generic && custom != 0 {
+				t.Errorf("%d custom plans, %d generic; want every page on the generic plan", custom, generic)
+			}
+			if !c.generic && custom < 5 {
+				t.Errorf("%d custom plans, %d generic; want the planner's choice (five custom plans first)", custom, generic)
+			}
+		})
+	}
+	var mode string
+	if err := pool.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "auto" {
+		t.Errorf("plan_cache_mode after the reads = %q, %v; want the connection's own, auto", mode, err)
 	}
 }
