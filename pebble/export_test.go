@@ -68,6 +68,9 @@ func EncodeEventRecord(e *evento.Event) []byte {
 	return appendEventRecord(nil, e.Timestamp.UnixMicro(), e.RoutingKey, appendEventBody(nil, e, metadata))
 }
 
+// DecodeEventRecord decodes a record made by EncodeEventRecord.
+func DecodeEventRecord(pos uint64, b []byte) (*evento.Event, error) { return decodeEvent(pos, b) }
+
 // DeleteEventRecord removes the record of the event at pos and nothing
 // else, leaving the indexes naming it: a damaged store, for tests.
 func DeleteEventRecord(x *Executor, pos uint64) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Records are the values of the event, snapshot and lease tables. Each
@@ -31,8 +32,8 @@ type decoder struct {
 }
 
 // newDecoder checks the format byte of a record.
-func newDecoder(what string, b []byte) *decoder {
-	d := &decoder{b: b}
+func newDecoder(what string, b []byte) decoder {
+	d := decoder{b: b}
 	if len(b) == 0 || b[0] != recordFormat {
 		d.fail(what + " record of unknown format")
 		return d
@@ -119,6 +120,16 @@ func (d *decoder) bytesCopy() []byte {
 }
 
 func (d *decoder) string() string { return string(d.bytes()) }
+
+// view returns a length-prefixed field as a string that shares the record's
+// memory: only for a record that nothing writes to afterwards.
+func (d *decoder) view() string {
+	b := d.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 // more reports whether fields are left to read: optional fields at the
 // end of a record are decoded only when present.

@@ -26,3 +26,43 @@ func FuzzRecords(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) { pebble.DecodeRecords(b) })
 }
+
+// A decoded event owns its memory: the buffer it came from may be reused,
+// and a handler may write into or append to Data, without changing any
+// other field.
+func TestDecodedEventOwnsItsMemory(t *testing.T) {
+	e := newCommit("bank/Account", "account-7", 0, 1).Events[0]
+	e.Timestamp = time.UnixMicro(1_700_000_000_000_001).UTC()
+	e.RoutingKey = "eu"
+	e.Metadata = evento.Metadata{}
+	e.Data = []byte(`{"amount":10}`)
+	b := pebble.EncodeEventRecord(e)
+	got, err := pebble.DecodeEventRecord(9, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if got.Position.Seq != 9 || got.ID != e.ID || got.AggregateType != e.AggregateType ||
+			got.AggregateID != e.AggregateID || got.Version != e.Version || got.Name != e.Name ||
+			got.RoutingKey != e.RoutingKey || !got.Timestamp.Equal(e.Timestamp) {
+			t.Fatalf("%s: decoded %+v, want %+v", when, got, e)
+		}
+	}
+	check("decoded")
+	if string(got.Data) != string(e.Data) {
+		t.Fatalf("data %q, want %q", got.Data, e.Data)
+	}
+	for i := range b {
+		b[i] = 0xFF
+	}
+	check("after the record's buffer was overwritten")
+	if string(got.Data) != string(e.Data) {
+		t.Fatalf("after the record's buffer was overwritten: data %q, want %q", got.Data, e.Data)
+	}
+	for i := range got.Data {
+		got.Data[i] = 'x'
+	}
+	got.Data = append(got.Data, "more data than the record had room for"...)
+	check("after writing into and appending to Data")
+}
