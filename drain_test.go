@@ -40,7 +40,7 @@ func (f *flaky) Acknowledge(ctx context.Context, l *evento.Lease, ack evento.Ack
 func TestSequentialReadErrorKeepsHandled(t *testing.T) {
 	ctx := context.Background()
 	exec, _ := parallelStore(t)
-	f := &flaky{Executor: exec, failRead: 4}
+	f := &flaky{Executor: exec, failRead: 3} // pages of 5 and 10, then the failure
 	st := evento.New(f)
 	for i := range 30 {
 		if _, err := st.Create().Event(MoneyDeposited{Amount: int64(i)}).Commit(ctx); err != nil {

@@ -122,7 +122,13 @@ func (s *Subscription) RoutingKey(r RoutingKey) *Subscription {
 	return s
 }
 
-// ChunkSize sets how many events are read at a time.
+// ChunkSize sets how many events a worker reads at a time (default 100),
+// and so how many decoded events it holds (a parallel worker reads up to
+// four chunks ahead). A sequential worker catching up on a long log reads
+// more at a time while pages come back full and quick: twice as many each
+// time, up to 1,000 events and about 1 MiB of event data, back to n once a
+// page takes the acknowledgement interval or longer, and at every drain's
+// start (docs/subscriptions.md, "Catch-up speed").
 func (s *Subscription) ChunkSize(n int) *Subscription {
 	s.chunkSize = n
 	return s
@@ -222,7 +228,8 @@ func (s *Subscription) PollInterval(d time.Duration) *Subscription {
 // first unacknowledged event, and always when it runs out of events, when
 // it stops, and when a handler failure is to be recorded. A shorter
 // interval means fewer events handled again after a crash, a longer one
-// fewer writes while catching up; 0 acknowledges after every chunk.
+// fewer writes while catching up; 0 acknowledges after every chunk, and
+// keeps a sequential worker's reads at the chunk size.
 func (s *Subscription) AckInterval(d time.Duration) *Subscription {
 	s.ackInterval = d
 	return s

@@ -214,9 +214,11 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 	hctx := context.WithoutCancel(ctx)
 	read := 0
 	var p pending
+	limit := r.sub.chunkSize
 	for {
+		started := time.Now()
 		q := r.query
-		q.Args = cursor.Forward(r.sub.chunkSize, lease.Cursor)
+		q.Args = cursor.Forward(limit, lease.Cursor)
 		page, err := r.st.exec.Read(runCtx, q)
 		if err != nil {
 			if runCtx.Err() == nil {
@@ -260,7 +262,43 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 		if last {
 			return read, failure
 		}
+		limit = r.nextChunk(limit, page.Edges, time.Since(started))
 	}
+}
+
+// Bounds of the reads of a sequential worker that is catching up.
+const (
+	catchUpMaxChunk = 1000    // events
+	catchUpMaxBytes = 1 << 20 // of event data, estimated by eventSize
+)
+
+// nextChunk returns how many events a sequential worker reads next, after
+// a full page of edges that took took to read and handle with the limit
+// limit. A worker catching up on a long log of quick events spends most of
+// its time on queries, one per page: while pages come back full and take
+// less than the acknowledgement interval, each read asks for twice as many
+// events as the last, up to catchUpMaxChunk events and about
+// catchUpMaxBytes of them (judged by the page just read). A page that took
+// longer sends it back to the subscription's chunk size, and so does
+// running out of events (every drain starts there): live, a worker reads
+// few events at a time, and a slow handler never sees longer pages.
+func (r *run) nextChunk(limit int, edges []cursor.Edge[*Event], took time.Duration) int {
+	chunk := r.sub.chunkSize
+	if took >= r.sub.ackInterval || len(edges) == 0 {
+		return chunk
+	}
+	size := 0
+	for _, e := range edges {
+		size += eventSize(e.Node)
+	}
+	fit := catchUpMaxBytes / max(size/len(edges), 1)
+	return max(chunk, min(2*limit, catchUpMaxChunk, fit))
+}
+
+// eventSize estimates the memory a decoded event holds.
+func eventSize(e *Event) int {
+	const fixed = 256 // the Event itself and its metadata's usual fields
+	return fixed + len(e.Data) + len(e.AggregateType) + len(e.AggregateID) + len(e.Name) + len(e.RoutingKey)
 }
 
 // failed applies the failure policy to the error err that handling e
