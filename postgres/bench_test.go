@@ -110,8 +110,9 @@ func BenchmarkReadPage(b *testing.B) {
 }
 
 // BenchmarkCatchUp drains 100,000 events of one aggregate type with a new
-// subscription whose handler does nothing, reading chunks of 100 and of
-// 1,000 events, on a fresh table (as right after a bulk load), on one
+// subscription whose handler does nothing, with the default chunk (100,
+// growing while the worker catches up) and with ChunkSize(1000), on a fresh
+// table (as right after a bulk load), on one
 // whose rows were read once (their commit status is then stored in the
 // rows: "hinted") and on an analyzed one (ANALYZE also reads most rows
 // here). It reports events/s; each iteration drains the whole log under a
