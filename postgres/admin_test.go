@@ -16,8 +16,8 @@ func TestAdminSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != (evento.SchemaVersion{Applied: 2, Latest: 2}) {
-		t.Errorf("SchemaVersion = %+v, want applied 2, latest 2", v)
+	if v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
+		t.Errorf("SchemaVersion = %+v, want applied 3, latest 3", v)
 	}
 }
 

@@ -41,3 +41,6 @@ func (x *Executor) HoldAppends() (release func()) {
 
 // QueuedAppends is the number of appends waiting for a write turn.
 func (x *Executor) QueuedAppends() int { return x.queue.Len() }
+
+// ReadStatement returns the SQL and arguments Read runs for q.
+func (x *Executor) ReadStatement(q evento.Query) (string, []any, error) { return x.readStatement(&q) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -36,18 +37,18 @@ import (
 // A read of the whole log, of one filter or of one aggregate runs with
 // PostgreSQL's generic plan (see genericPlan), in one round trip still.
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
-	keyset := x.stmt.ordered
-	if oneAggregate(q.Filters) {
-		keyset = x.stmt.aggregate
-	} else if err := x.awaitOwnWrites(ctx); err != nil {
-		return nil, err
+	one := sqlstore.OneAggregate(q.Filters)
+	if !one {
+		if err := x.awaitOwnWrites(ctx); err != nil {
+			return nil, err
+		}
 	}
-	query, args, err := keyset.Statement(dialect, x.stmt.selectEvents, &q)
+	query, args, err := x.readStatement(&q)
 	if err != nil {
 		return nil, err
 	}
 	var rows pgx.Rows
-	if len(q.Filters) <= 1 || keyset.Bound == "" { // one index answers it
+	if len(q.Filters) <= 1 || one { // one index answers it
 		br := x.pool.SendBatch(ctx, genericPlan(query, args))
 		defer br.Close()
 		if _, err = br.Exec(); err == nil {
@@ -74,6 +75,17 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
 }
 
+// readStatement returns the statement of q and its arguments: a read of one
+// aggregate pages by version without the horizon, any other read in global
+// order below it.
+func (x *Executor) readStatement(q *evento.Query) (string, []any, error) {
+	keyset := x.stmt.ordered
+	if sqlstore.OneAggregate(q.Filters) {
+		keyset = x.stmt.aggregate
+	}
+	return keyset.Statement(dialect, x.stmt.selectEvents, q)
+}
+
 // genericPlan returns a batch that runs the read query with the plan
 // PostgreSQL builds without looking at the values of its parameters, cached
 // on the connection with the prepared statement. The batch goes in one
@@ -96,20 +108,6 @@ func genericPlan(query string, args []any) *pgx.Batch {
 	b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
 	b.Queue(query, args...)
 	return &b
-}
-
-// oneAggregate reports whether filters select events of a single aggregate
-// only.
-func oneAggregate(filters []evento.Filter) bool {
-	if len(filters) == 0 {
-		return false
-	}
-	for _, f := range filters {
-		if f.AggregateID == "" || f.AggregateType != filters[0].AggregateType || f.AggregateID != filters[0].AggregateID {
-			return false
-		}
-	}
-	return true
 }
 
 // scanEvent reads one row of eventColumns.

@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/eventogo/evento"
@@ -122,5 +124,67 @@ func TestReadPlans(t *testing.T) {
 	var mode string
 	if err := pool.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "auto" {
 		t.Errorf("plan_cache_mode after the reads = %q, %v; want the connection's own, auto", mode, err)
+	}
+}
+
+// Version 3 dropped the index on (aggregate_type, aggregate_id, tx_id,
+// seq): a read of one aggregate walks the unique version index in order,
+// from its start, after a cursor of its own or of another event, and
+// backward.
+func TestAggregateReadPlan(t *testing.T) {
+	schema := freshSchema(t)
+	x := openIn(t, schema)
+	ctx := context.Background()
+	for i := range 3 {
+		mustAppend(t, x, newCommit("Order", fmt.Sprint("o", i), 0, 4))
+	}
+	conn := connect(t)
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_indexes WHERE schemaname = $1 AND indexname = 'evento_events_aggregate'`,
+		schema).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("the aggregate index is still there (%d, %v)", left, err)
+	}
+	all := readAll(t, x, evento.Query{})
+	own, other := all[5].Cursor(), all[6].Cursor() // o1's second event; o1's third
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil { // few rows: plan as for many
+		t.Fatal(err)
+	}
+	agg := []evento.Filter{{AggregateType: "Order", AggregateID: "o1"}}
+	for _, args := range []cursor.Args{cursor.Forward(2, ""), cursor.Forward(2, own), cursor.Forward(2, all[1].Cursor()), cursor.Backward(2, other)} {
+		query, qargs, err := x.ReadStatement(evento.Query{Filters: agg, Args: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []struct {
+			Plan struct {
+				Plans []struct {
+					Relationship string `json:"Parent Relationship"`
+					Node         string `json:"Node Type"`
+					Index        string `json:"Index Name"`
+					Plans        []any
+				}
+			}
+		}
+		var raw []byte
+		if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+query, qargs...).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &plan); err != nil {
+			t.Fatal(err)
+		}
+		// Limit, over the scan of the rows (its "Outer" child); the
+		// cursor's version comes from subplans ("InitPlan").
+		var scan []string
+		for _, c := range plan[0].Plan.Plans {
+			if c.Relationship == "Outer" {
+				scan = append(scan, c.Node, c.Index)
+				if len(c.Plans) != 0 {
+					scan = append(scan, "and more")
+				}
+			}
+		}
+		if want := []string{"Index Scan", "evento_events_version_key"}; !slices.Equal(scan, want) {
+			t.Errorf("%+v: the read of one aggregate does not walk its version index in order:\n%s", args, raw)
+		}
 	}
 }

@@ -105,17 +105,24 @@ func (n names) txFunctions(base uint64) []string {
 // The events table's primary key is the global order, (tx_id, seq). Every
 // index that serves a Read filter ends with (tx_id, seq), so that a
 // filtered page is an index range read in global order: (aggregate_type, …)
-// for a type, (aggregate_type, aggregate_id, …) for one aggregate,
-// (aggregate_type, name, …) for a type and a name, (routing_key, …) for a
-// routing key. UNIQUE(aggregate_type, aggregate_id, version) is what
-// enforces optimistic concurrency, and serves the lookup of an aggregate's
-// current version.
+// for a type, (aggregate_type, name, …) for a type and a name,
+// (routing_key, …) for a routing key. UNIQUE(aggregate_type, aggregate_id,
+// version) is what enforces optimistic concurrency; it serves the lookup of
+// an aggregate's current version and the reads of one aggregate, which page
+// by version (within an aggregate, version order is global order: see
+// sqlstore.Keyset).
 //
 // Version 2 records the last handler failure of each subscription (NULL
 // columns, error_at a timestamptz like updated_at) and adds the dead
 // letters: the events subscriptions parked, one row per key and event id,
 // listed through the (key, parked_at, event_id) index, whose event_id
 // sorts byte by byte (the "C" collation) as in the other stores.
+//
+// Version 3 drops the index on (aggregate_type, aggregate_id, tx_id, seq),
+// which served the reads of one aggregate before they paged by version:
+// every append writes one index entry less per event. DROP INDEX holds the
+// events table's exclusive lock for a moment, inside the migration's
+// transaction.
 func schema(n names) *sqlstore.Schema {
 	v1 := append(n.txFunctions(0),
 		`CREATE TABLE `+n.events+` (
@@ -190,6 +197,10 @@ func schema(n names) *sqlstore.Schema {
 			`DO $evento$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` +
 				literal(n.schemaName) + `) THEN CREATE SCHEMA ` + n.schema + `; END IF; END $evento$`,
 		},
-		Migrations: []sqlstore.Migration{{Version: 1, Statements: v1}, {Version: 2, Statements: v2}},
+		Migrations: []sqlstore.Migration{
+			{Version: 1, Statements: v1},
+			{Version: 2, Statements: v2},
+			{Version: 3, Statements: []string{`DROP INDEX IF EXISTS ` + n.schema + `.` + n.local("events_aggregate")}},
+		},
 	}
 }

@@ -58,6 +58,8 @@ func newStatements(n names) statements {
 	}
 	ordered := order
 	ordered.Bound = "tx_id < " + n.horizon + "()"
+	aggregate := order
+	aggregate.Table = n.events
 	return statements{
 		appendEvents: appendStatement(n),
 		appendBatch:  batchStatement(n),
@@ -67,7 +69,7 @@ func newStatements(n names) statements {
 
 		selectEvents: "SELECT " + eventColumns + " FROM " + n.events,
 		ordered:      ordered,
-		aggregate:    order,
+		aggregate:    aggregate,
 
 		horizon: `SELECT ` + n.horizon + `()`,
 		// The transaction that holds the horizon is the running one with

@@ -54,29 +54,14 @@ func TestAcknowledgements(t *testing.T) {
 // error columns, and the dead letters table appears.
 func TestSchemaUpgradeFromVersion1(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlite.MigrateTo(ctx, db, "app_", 1); err != nil {
-		t.Fatal(err)
-	}
+	db := olderDatabase(t, "app_", 1)
 	c := cursor.Encode(cursor.Position{Seq: 41})
 	if _, err := db.Exec(`INSERT INTO app_subscriptions ("key", owner, epoch, expires_at, cursor, lag, updated_at)`+
 		` VALUES ('k', NULL, 3, 0, ?, 1500, ?)`, string(c), time.Now().UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
 
-	x, err := sqlite.New(ctx, db, sqlite.WithTablePrefix("app_"))
-	if err != nil {
-		t.Fatalf("open a version 1 database: %v", err)
-	}
-	defer x.Close()
-	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
-	}
+	x := upgrade(t, db, sqlite.WithTablePrefix("app_"))
 	st, err := x.SubscriptionStatus(ctx, "k")
 	if err != nil || st.Epoch != 3 || st.Cursor != c || st.Lag != 1500*time.Microsecond || st.LastError != nil {
 		t.Fatalf("status after the upgrade = %+v, %v", st, err)
@@ -239,29 +224,14 @@ func TestAppendInsideTransactionalHandlerFails(t *testing.T) {
 // key uses the index.
 func TestSchemaUpgradeToVersion3(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlite.MigrateTo(ctx, db, "evento_", 2); err != nil {
-		t.Fatal(err)
-	}
+	db := olderDatabase(t, "evento_", 2)
 	for i, key := range []any{"eu", nil, "us", "eu", nil} {
 		if _, err := db.Exec(`INSERT INTO evento_events (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)`+
 			` VALUES (?, 'T', ?, 1, 'E', ?, NULL, NULL, 0)`, ulid.Make().Bytes(), fmt.Sprint("a", i), key); err != nil {
 			t.Fatal(err)
 		}
 	}
-	x, err := sqlite.New(ctx, db)
-	if err != nil {
-		t.Fatalf("open a version 2 database: %v", err)
-	}
-	defer x.Close()
-	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
-	}
+	x := upgrade(t, db)
 	for rk, want := range map[evento.RoutingKey]string{
 		evento.RoutingKeyOf("eu"): "a0 a3",
 		evento.NoRoutingKey():     "a1 a4",
@@ -279,21 +249,8 @@ func TestSchemaUpgradeToVersion3(t *testing.T) {
 			t.Errorf("routing key %s: read %v, want %s", rk, got, want)
 		}
 	}
-	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT position FROM evento_events WHERE routing_key = ? AND position > ? ORDER BY position LIMIT 10`, "eu", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if p := strings.Join(plan, "; "); !strings.Contains(p, "evento_events_routing_key_position") {
+	plan := explain(t, db, `SELECT position FROM evento_events WHERE routing_key = ? AND position > ? ORDER BY position LIMIT 10`, []any{"eu", 0})
+	if p := plan; !strings.Contains(p, "evento_events_routing_key_position") {
 		t.Errorf("a read of one routing key does not use the routing key index: %s", p)
 	}
 }

@@ -117,7 +117,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		db:     db,
 		tables: t,
 		stmt:   newStatements(t),
-		events: sqlstore.NewEventReader(dialect, t.events),
+		events: sqlstore.NewEventReader(dialect, t.events).ByVersion(),
 		writer: make(chan struct{}, 1),
 	}
 	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Lock: x.writeTurn, Fenced: x.fenced}

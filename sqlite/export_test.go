@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/eventogo/evento"
 )
 
 // DB returns the executor's database, for tests that read and write it
@@ -27,3 +29,8 @@ func (x *Executor) HoldAppends() (release func()) {
 
 // QueuedAppends is the number of appends waiting for the write turn.
 func (x *Executor) QueuedAppends() int { return x.queue.Len() }
+
+// ReadStatement returns the SQL and arguments Read runs for q.
+func (x *Executor) ReadStatement(q evento.Query) (string, []any, error) {
+	return x.events.Statement(&q)
+}

@@ -255,7 +255,7 @@ func TestCommandLine(t *testing.T) {
 		}
 		runEvento(t, bin, "migrate", "--store", spec).want(t, exitOK)
 		r = runEvento(t, bin, "migrate", "status", "--store", spec).want(t, exitOK)
-		if !strings.Contains(r.stdout, "schema version 3 (latest 3), up to date") {
+		if !strings.Contains(r.stdout, "schema version 4 (latest 4), up to date") {
 			t.Errorf("migrate status:\n%s", r.stdout)
 		}
 		var v struct {
@@ -264,7 +264,7 @@ func TestCommandLine(t *testing.T) {
 			UpToDate        bool `json:"up_to_date"`
 		}
 		runEvento(t, bin, "migrate", "status", "-o", "json", "--store", spec).want(t, exitOK).json(t, &v)
-		if !v.Tracked || v.Applied != 3 || v.Latest != 3 || !v.UpToDate {
+		if !v.Tracked || v.Applied != 4 || v.Latest != 4 || !v.UpToDate {
 			t.Errorf("migrate status JSON: %+v", v)
 		}
 		// EVENTO_STORE is the default store.

@@ -26,6 +26,11 @@ type Dialect struct {
 	Placeholders Placeholders
 	// IdentQuote quotes identifiers: '"' (SQLite, PostgreSQL) or '`' (MySQL).
 	IdentQuote byte
+	// Embedded is set for an engine that runs in the process (SQLite): a
+	// statement costs no round trip, but is compiled again at every run,
+	// so two small statements are cheaper than one with subqueries (see
+	// EventReader).
+	Embedded bool
 }
 
 // Quote returns name as a quoted identifier. A quote character inside name

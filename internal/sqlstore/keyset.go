@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/eventogo/evento"
@@ -26,6 +28,12 @@ type Keyset struct {
 	// cursor decoded to. It fails with an error wrapping [cursor.ErrInvalid]
 	// for a position this store cannot have produced.
 	Values func(cursor.Position) ([]any, error)
+	// Table, when set, is the quoted events table, and a read of one
+	// aggregate pages by version instead (see byVersion): the table's
+	// UNIQUE (aggregate_type, aggregate_id, version) index then serves it,
+	// and no index on (aggregate_type, aggregate_id, <global order>) is
+	// needed.
+	Table string
 }
 
 // Statement returns the SELECT head + WHERE + ORDER BY + LIMIT that fetches
@@ -36,6 +44,18 @@ type Keyset struct {
 // wrapping [evento.ErrInvalidArgument] or [cursor.ErrInvalidArgs] for a query
 // that does not validate, and [cursor.ErrInvalid] for a malformed cursor.
 func (k Keyset) Statement(d Dialect, head string, q *evento.Query) (string, []any, error) {
+	return k.statement(d, head, q, nil)
+}
+
+// StatementAtVersion is Statement for a read of one aggregate (k has a
+// Table, q's filters select one aggregate) whose cursor is the position of
+// the aggregate's event of version v: the keyset condition compares
+// versions with v directly.
+func (k Keyset) StatementAtVersion(d Dialect, head string, q *evento.Query, v int64) (string, []any, error) {
+	return k.statement(d, head, q, &v)
+}
+
+func (k Keyset) statement(d Dialect, head string, q *evento.Query, at *int64) (string, []any, error) {
 	if err := q.Validate(); err != nil {
 		return "", nil, err
 	}
@@ -58,18 +78,26 @@ func (k Keyset) Statement(d Dialect, head string, q *evento.Query) (string, []an
 	dir := " ASC"
 	if q.Args.IsBackward() {
 		dir = " DESC"
+		after = nil
+	} else {
+		before = nil
+	}
+	if k.Table != "" && OneAggregate(q.Filters) {
+		k.byVersion(&s, q.Filters[0], after, before, at)
+		s.sql.WriteString(" ORDER BY version" + dir)
+	} else {
 		if before != nil {
 			k.compare(&s, " < ", before)
+		} else if after != nil {
+			k.compare(&s, " > ", after)
 		}
-	} else if after != nil {
-		k.compare(&s, " > ", after)
-	}
-	s.sql.WriteString(" ORDER BY ")
-	for i, c := range k.Columns {
-		if i > 0 {
-			s.sql.WriteString(", ")
+		s.sql.WriteString(" ORDER BY ")
+		for i, c := range k.Columns {
+			if i > 0 {
+				s.sql.WriteString(", ")
+			}
+			s.sql.WriteString(c + dir)
 		}
-		s.sql.WriteString(c + dir)
 	}
 	s.sql.WriteString(" LIMIT ")
 	s.arg(int64(q.Args.Limit()) + 1)
@@ -88,10 +116,87 @@ func (k Keyset) values(v cursor.Value) ([]any, error) {
 	return k.Values(p)
 }
 
+// OneAggregate reports whether filters select events of a single aggregate
+// only.
+func OneAggregate(filters []evento.Filter) bool {
+	if len(filters) == 0 {
+		return false
+	}
+	for _, f := range filters {
+		if f.AggregateID == "" || f.AggregateType != filters[0].AggregateType || f.AggregateID != filters[0].AggregateID {
+			return false
+		}
+	}
+	return true
+}
+
+// byVersion writes the keyset condition of a read of the aggregate of f,
+// which the caller orders by version. Within an aggregate, the global order
+// is version order (every store appends an aggregate's versions one after
+// the other), so "after the position p" is "after the version of the
+// aggregate's last event at or before p": the version of the event at p
+// itself when p is one of the aggregate's events, as it is for a cursor of
+// a read of this aggregate (a primary key lookup), or else the largest
+// version at or before p (0 when there is none), read from the version
+// index. "Before p" mirrors it: the version at p, or the smallest version
+// at or after p, or no bound. When the caller already knows the version at
+// p, at holds it.
+func (k Keyset) byVersion(s *statement, f evento.Filter, after, before []any, at *int64) {
+	switch {
+	case (before != nil || after != nil) && at != nil:
+		s.and()
+		if before != nil {
+			s.sql.WriteString("version < ")
+		} else {
+			s.sql.WriteString("version > ")
+		}
+		s.arg(*at)
+	case before != nil:
+		s.and()
+		s.sql.WriteString("version < ")
+		k.versionAt(s, f, before, " >= ", "MIN", math.MaxInt64)
+	case after != nil:
+		s.and()
+		s.sql.WriteString("version > ")
+		k.versionAt(s, f, after, " <= ", "MAX", 0)
+	}
+}
+
+// versionAt writes the expression of byVersion: the version of f's
+// aggregate at the position of values, else agg(version) of its events
+// whose position is op values, else none.
+func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, op, agg string, none int64) {
+	s.sql.WriteString("COALESCE((SELECT version FROM " + k.Table + " WHERE ")
+	for i, c := range k.Columns {
+		s.sql.WriteString(c + " = ")
+		s.arg(values[i])
+		k.cast(s, i)
+		s.sql.WriteString(" AND ")
+	}
+	k.aggregate(s, f)
+	s.sql.WriteString("), (SELECT " + agg + "(version) FROM " + k.Table + " WHERE ")
+	k.aggregate(s, f)
+	s.sql.WriteString(" AND ")
+	k.row(s, op, values)
+	s.sql.WriteString("), " + strconv.FormatInt(none, 10) + ")")
+}
+
+func (k Keyset) aggregate(s *statement, f evento.Filter) {
+	s.sql.WriteString("aggregate_type = ")
+	s.arg(f.AggregateType)
+	s.sql.WriteString(" AND aggregate_id = ")
+	s.arg(f.AggregateID)
+}
+
 // compare writes the keyset condition: col op value for one column, a row
 // comparison (a, b) op (x, y) for several.
 func (k Keyset) compare(s *statement, op string, values []any) {
 	s.and()
+	k.row(s, op, values)
+}
+
+// row writes col op value, or (a, b) op (x, y) for several columns.
+func (k Keyset) row(s *statement, op string, values []any) {
 	if len(k.Columns) == 1 {
 		s.sql.WriteString(k.Columns[0] + op)
 		s.arg(values[0])

@@ -56,19 +56,91 @@ func TestKeysetStatement(t *testing.T) {
 			args: []any{uint64(900), int64(42), int64(6)},
 		},
 	} {
-		got, args, err := txKeyset.Statement(d, "H", &tc.q)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if got != tc.want {
-			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
-		}
-		if !reflect.DeepEqual(args, tc.args) {
-			t.Errorf("%s: args %#v, want %#v", tc.name, args, tc.args)
-		}
+		checkStatement(t, tc.name, tc.want, tc.args)(txKeyset.Statement(d, "H", &tc.q))
 	}
 	bad := evento.Query{Args: cursor.Forward(1, cursor.Encode(cursor.Position{Seq: 3}))}
 	if _, _, err := txKeyset.Statement(d, "H", &bad); !errors.Is(err, cursor.ErrInvalid) {
 		t.Errorf("cursor the keyset refuses: err = %v, want cursor.ErrInvalid", err)
+	}
+}
+
+// A keyset with a table reads one aggregate by version: the cursor's
+// position becomes the version of the aggregate's event there, or the
+// nearest version on the cursor's side of it.
+func TestKeysetStatementByVersion(t *testing.T) {
+	d := Dialect{Placeholders: DollarNumbers}
+	k := txKeyset
+	k.Table = "E"
+	k.Bound = "" // PostgreSQL reads one aggregate without the horizon
+	at := cursor.Encode(cursor.Position{Tx: 900, Seq: 42})
+	agg := []evento.Filter{{AggregateType: "A", AggregateID: "1"}}
+	for _, tc := range []struct {
+		name string
+		q    evento.Query
+		want string
+		args []any
+	}{
+		{
+			name: "first page",
+			q:    evento.Query{Filters: agg, Args: cursor.Forward(3, "")},
+			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) ORDER BY version ASC LIMIT $3",
+			args: []any{"A", "1", int64(4)},
+		},
+		{
+			name: "forward after a cursor",
+			q:    evento.Query{Filters: agg, Args: cursor.Forward(3, at)},
+			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version > COALESCE(" +
+				"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), " +
+				"(SELECT MAX(version) FROM E WHERE aggregate_type = $7 AND aggregate_id = $8 AND (tx_id, seq) <= ($9::xid8, $10)), 0)" +
+				" ORDER BY version ASC LIMIT $11",
+			args: []any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), int64(4)},
+		},
+		{
+			name: "backward before a cursor",
+			q:    evento.Query{Filters: agg, Args: cursor.Backward(3, at)},
+			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version < COALESCE(" +
+				"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), " +
+				"(SELECT MIN(version) FROM E WHERE aggregate_type = $7 AND aggregate_id = $8 AND (tx_id, seq) >= ($9::xid8, $10)), 9223372036854775807)" +
+				" ORDER BY version DESC LIMIT $11",
+			args: []any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), int64(4)},
+		},
+		{
+			name: "two aggregates stay in global order",
+			q:    evento.Query{Filters: append(agg, evento.Filter{AggregateType: "A", AggregateID: "2"}), Args: cursor.Forward(3, at)},
+			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2) OR (aggregate_type = $3 AND aggregate_id = $4))" +
+				" AND (tx_id, seq) > ($5::xid8, $6) ORDER BY tx_id ASC, seq ASC LIMIT $7",
+			args: []any{"A", "1", "A", "2", uint64(900), int64(42), int64(4)},
+		},
+	} {
+		checkStatement(t, tc.name, tc.want, tc.args)(k.Statement(d, "H", &tc.q))
+	}
+	// The version at the cursor, when the caller knows it.
+	for _, tc := range []struct {
+		args cursor.Args
+		want string
+	}{
+		{cursor.Forward(3, at), "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version > $3 ORDER BY version ASC LIMIT $4"},
+		{cursor.Backward(3, at), "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version < $3 ORDER BY version DESC LIMIT $4"},
+	} {
+		checkStatement(t, "at version 17", tc.want, []any{"A", "1", int64(17), int64(4)})(
+			k.StatementAtVersion(d, "H", &evento.Query{Filters: agg, Args: tc.args}, 17))
+	}
+}
+
+// checkStatement returns a check of a built statement and its arguments
+// against want and args.
+func checkStatement(t *testing.T, name, want string, args []any) func(string, []any, error) {
+	t.Helper()
+	return func(got string, gotArgs []any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+		if !reflect.DeepEqual(gotArgs, args) {
+			t.Errorf("%s: args %#v, want %#v", name, gotArgs, args)
+		}
 	}
 }

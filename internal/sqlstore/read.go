@@ -26,18 +26,45 @@ type Querier interface {
 // whose positions carry no transaction part (cursor.Position.Tx is zero).
 type EventReader struct {
 	dialect Dialect
+	table   string
 	head    string
+	keyset  Keyset
+	// owner reads which aggregate, and which version of it, the event at
+	// a position is.
+	owner string
 }
 
 // NewEventReader returns a reader of the events table named table, which
-// must already be quoted.
+// must already be quoted. It reads in position order, a read of one
+// aggregate too, through an index on (aggregate_type, aggregate_id,
+// position); see ByVersion.
 func NewEventReader(d Dialect, table string) EventReader {
-	return EventReader{dialect: d, head: "SELECT " + EventColumns + " FROM " + table}
+	return EventReader{dialect: d, table: table, head: "SELECT " + EventColumns + " FROM " + table, keyset: positionKeyset,
+		owner: "SELECT aggregate_type, aggregate_id, version FROM " + table + " WHERE position = " + d.Placeholder(1)}
+}
+
+// ByVersion returns r with the reads of one aggregate paged by version,
+// through the table's UNIQUE (aggregate_type, aggregate_id, version) index
+// instead (see [Keyset]).
+//
+// MySQL keeps position order: it evaluates both subqueries that find the
+// version at a cursor while it optimizes the statement, and the second
+// reads every event of the aggregate (a load from a snapshot of a
+// 2,000-event aggregate took 1.7 ms instead of 0.3 ms); and its appends,
+// bound by round trips, gained nothing from one index less.
+func (r EventReader) ByVersion() EventReader {
+	r.keyset.Table = r.table
+	return r
 }
 
 // Read returns one page of the events that match q, in global order.
 func (r EventReader) Read(ctx context.Context, db Querier, q *evento.Query) (*cursor.Page[*evento.Event], error) {
-	query, args, err := r.Statement(q)
+	return r.read(ctx, db, q, r.keyset)
+}
+
+// read runs the statement of q on keyset k and builds the page.
+func (r EventReader) read(ctx context.Context, db Querier, q *evento.Query, k Keyset) (*cursor.Page[*evento.Event], error) {
+	query, args, err := r.statement(ctx, db, q, k)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +87,54 @@ func (r EventReader) Read(ctx context.Context, db Querier, q *evento.Query) (*cu
 	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
 }
 
+// statement returns the statement of q on keyset k. On an embedded engine,
+// a read of one aggregate after (or before) the position of one of its own
+// events, as when paging through it or loading it from a snapshot, first
+// looks up that event's version, and then compares versions with it: two
+// short statements compile faster than the one that finds the version in
+// subqueries (measured 28 µs instead of 42 µs for a read that finds
+// nothing). Any other cursor takes that one statement.
+func (r EventReader) statement(ctx context.Context, db Querier, q *evento.Query, k Keyset) (string, []any, error) {
+	c := q.Args.After
+	if q.Args.IsBackward() {
+		c = q.Args.Before
+	}
+	if !r.dialect.Embedded || c == "" || k.Table == "" || !OneAggregate(q.Filters) || q.Validate() != nil {
+		return k.Statement(r.dialect, r.head, q)
+	}
+	p, err := cursor.Decode(c)
+	if err != nil {
+		return "", nil, err
+	}
+	seq, err := seqOf(p)
+	if err != nil {
+		return "", nil, err
+	}
+	rows, err := db.QueryContext(ctx, r.owner, seq)
+	if err != nil {
+		return "", nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	defer rows.Close()
+	var (
+		typ, id string
+		version int64
+		found   bool
+	)
+	if rows.Next() {
+		if err := rows.Scan(&typ, &id, &version); err != nil {
+			return "", nil, fmt.Errorf("evento: read events: %w", err)
+		}
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, fmt.Errorf("evento: read events: %w", err)
+	}
+	if f := q.Filters[0]; found && typ == f.AggregateType && id == f.AggregateID {
+		return k.StatementAtVersion(r.dialect, r.head, q, version)
+	}
+	return k.Statement(r.dialect, r.head, q)
+}
+
 // Statement returns the SELECT that fetches the rows of q's page (one more
 // than the page size, so that cursor.Build learns whether another page
 // exists) and its arguments. The filters are OR-ed, the routing key and the
@@ -68,7 +143,7 @@ func (r EventReader) Read(ctx context.Context, db Querier, q *evento.Query) (*cu
 // [evento.ErrInvalidArgument] or [cursor.ErrInvalidArgs] for a query that
 // does not validate, and [cursor.ErrInvalid] for a malformed cursor.
 func (r EventReader) Statement(q *evento.Query) (string, []any, error) {
-	return positionKeyset.Statement(r.dialect, r.head, q)
+	return r.keyset.Statement(r.dialect, r.head, q)
 }
 
 // positionKeyset orders by the single position column.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/eventogo/evento"
@@ -15,27 +14,12 @@ import (
 // sees every committed event: MySQL and MariaDB read it from their position
 // counter in an earlier statement (see the mysql package).
 func (r EventReader) ReadUpTo(ctx context.Context, db Querier, q *evento.Query, upTo int64) (*cursor.Page[*evento.Event], error) {
-	k := positionKeyset
+	return r.read(ctx, db, q, r.upTo(upTo))
+}
+
+// upTo returns the reader's keyset bounded by the position upTo.
+func (r EventReader) upTo(upTo int64) Keyset {
+	k := r.keyset
 	k.Bound = "position <= " + strconv.FormatInt(upTo, 10)
-	query, args, err := k.Statement(r.dialect, r.head, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("evento: read events: %w", err)
-	}
-	defer rows.Close()
-	events := make([]*evento.Event, 0, min(q.Args.Limit()+1, 1024))
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evento: read events: %w", err)
-	}
-	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+	return k
 }
