@@ -47,7 +47,7 @@ The default is sqlite,sqlite-normal,pebble. $EVENTO_STORE is not read.`,
 		scale := fs.Float64("scale", 0.1, "multiply the workload sizes by `f`")
 		runs := fs.Int("runs", 5, "runs of each workload (the table shows their median)")
 		dir := fs.String("dir", os.TempDir(), "`directory` for the SQLite and Pebble stores")
-		chunk := fs.Int("chunk", 0, "W7: the subscription's chunk `size` (0: the library's default, 100)")
+		chunk := fs.Int("chunk", 0, "W7: the subscription's chunk `size` (0: the library's default, 100, growing to 1,000 while it catches up); W7's floor reads pages of 1,000 or of a larger chunk")
 		return func(ctx context.Context, c *cli, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("bench takes no arguments, got %q", args)

@@ -286,12 +286,12 @@ func RunFloor(ctx context.Context, f Floor, n string, z Sizes) (*Result, error) 
 		if err := FloorFillStore(ctx, f, z); err != nil {
 			return nil, err
 		}
+		// W7's floor reads in pages as large as the subscription's
+		// largest read: a worker catching up grows its reads up to 1,000
+		// events (PageSize), or reads a larger chunk as it is.
 		page := z.PageSize
 		if n == "W7" {
-			page = z.SubscriptionChunk
-			if page <= 0 {
-				page = evento.DefaultChunkSize
-			}
+			page = max(z.SubscriptionChunk, z.PageSize)
 		}
 		r, err = FloorRead(ctx, f, page, z.ReadEvents)
 	default:
