@@ -273,15 +273,16 @@ const (
 )
 
 // nextChunk returns how many events a sequential worker reads next, after
-// a full page of edges that took took to read and handle with the limit
-// limit. A worker catching up on a long log of quick events spends most of
-// its time on queries, one per page: while pages come back full and take
-// less than the acknowledgement interval, each read asks for twice as many
-// events as the last, up to catchUpMaxChunk events and about
-// catchUpMaxBytes of them (judged by the page just read). A page that took
-// longer sends it back to the subscription's chunk size, and so does
-// running out of events (every drain starts there): live, a worker reads
-// few events at a time, and a slow handler never sees longer pages.
+// a full page of edges read with the limit limit, which took the duration
+// took to read and handle. A worker catching up on a long log of quick
+// events spends most of its time on queries, one per page: while pages
+// come back full and take less than the acknowledgement interval, each
+// read asks for twice as many events as the last, up to catchUpMaxChunk
+// events and about catchUpMaxBytes of them (judged by the page just read).
+// A page that took longer sends it back to the subscription's chunk size,
+// and so does running out of events (every drain starts there): live, a
+// worker reads few events at a time, and a slow handler never sees longer
+// pages.
 func (r *run) nextChunk(limit int, edges []cursor.Edge[*Event], took time.Duration) int {
 	chunk := r.sub.chunkSize
 	if took >= r.sub.ackInterval || len(edges) == 0 {

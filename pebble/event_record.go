@@ -1,7 +1,6 @@
 package pebble
 
 import (
-	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -43,27 +42,29 @@ func appendEventRecord(b []byte, timestamp int64, routingKey string, body []byte
 }
 
 // decodeEvent decodes the record of the event at pos. The event shares no
-// memory with v: it keeps one copy of the record, which nothing writes to
-// again, and its strings and data are views of that copy (two allocations
-// per event instead of six). Data is the record's last field and its
-// capacity ends with it, so a handler that appends to it gets a new array.
+// memory with v. Its four strings share one allocation of their own (so
+// that keeping one of them keeps no payload alive), and its data another:
+// three allocations per event with the Event, where a string each made
+// six.
 func decodeEvent(pos uint64, v []byte) (*evento.Event, error) {
-	d := newDecoder("event", bytes.Clone(v))
+	d := newDecoder("event", v)
 	e := &evento.Event{Position: cursor.Position{Seq: pos}}
 	e.Timestamp = unixMicro(d.varint())
-	e.RoutingKey = d.view()
+	routingKey := d.bytes()
 	copy(e.ID[:], d.fixed(len(ulid.ULID{})))
-	e.AggregateType = d.view()
-	e.AggregateID = d.view()
+	aggregateType, aggregateID := d.bytes(), d.bytes()
 	e.Version = d.int64()
-	e.Name = d.view()
+	name := d.bytes()
 	metadata := d.bytes()
-	if data := d.bytes(); len(data) > 0 {
-		e.Data = data
-	}
+	e.Data = d.bytesCopy()
 	if err := d.end(); err != nil {
 		return nil, err
 	}
+	strs := make([]byte, 0, len(routingKey)+len(aggregateType)+len(aggregateID)+len(name))
+	e.RoutingKey, strs = view(strs, routingKey)
+	e.AggregateType, strs = view(strs, aggregateType)
+	e.AggregateID, strs = view(strs, aggregateID)
+	e.Name, _ = view(strs, name)
 	if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
 		return nil, err
 	}

@@ -121,14 +121,16 @@ func (d *decoder) bytesCopy() []byte {
 
 func (d *decoder) string() string { return string(d.bytes()) }
 
-// view returns a length-prefixed field as a string that shares the record's
-// memory: only for a record that nothing writes to afterwards.
-func (d *decoder) view() string {
-	b := d.bytes()
+// view appends b to buf, whose capacity must hold it, and returns it as a
+// string that shares buf's memory, with buf: buf's bytes are never
+// written again once viewed.
+func view(buf, b []byte) (string, []byte) {
 	if len(b) == 0 {
-		return ""
+		return "", buf
 	}
-	return unsafe.String(&b[0], len(b))
+	n := len(buf)
+	buf = append(buf, b...)
+	return unsafe.String(&buf[n], len(b)), buf
 }
 
 // more reports whether fields are left to read: optional fields at the

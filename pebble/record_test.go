@@ -1,6 +1,7 @@
 package pebble_test
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -65,4 +66,28 @@ func TestDecodedEventOwnsItsMemory(t *testing.T) {
 	}
 	got.Data = append(got.Data, "more data than the record had room for"...)
 	check("after writing into and appending to Data")
+}
+
+// Keeping a decoded event's strings does not keep its payload alive.
+func TestDecodedStringsHoldNoPayload(t *testing.T) {
+	e := newCommit("bank/Account", "account-7", 0, 1).Events[0]
+	e.Data = make([]byte, 256<<10)
+	b := pebble.EncodeEventRecord(e)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	kept := make([]string, 100)
+	for i := range kept {
+		got, err := pebble.DecodeEventRecord(uint64(i+1), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[i] = got.AggregateID
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 5<<20 {
+		t.Errorf("100 aggregate ids of decoded 256 KiB events hold %d KiB of heap", grown>>10)
+	}
+	runtime.KeepAlive(kept)
 }

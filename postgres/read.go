@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,21 +48,31 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 	if err != nil {
 		return nil, err
 	}
-	var rows pgx.Rows
+	var events []*evento.Event
 	if len(q.Filters) <= 1 || one { // one index answers it
 		br := x.pool.SendBatch(ctx, genericPlan(query, args))
-		defer br.Close()
 		if _, err = br.Exec(); err == nil {
-			rows, err = br.Query()
+			events, err = scanEvents(q.Args.Limit()+1, br.Query)
 		}
+		err = errors.Join(err, br.Close())
 	} else {
-		rows, err = x.pool.Query(ctx, query, args...)
+		events, err = scanEvents(q.Args.Limit()+1, func() (pgx.Rows, error) { return x.pool.Query(ctx, query, args...) })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
+	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+}
+
+// scanEvents runs query and reads every row it returns, up to n of them
+// expected.
+func scanEvents(n int, query func() (pgx.Rows, error)) ([]*evento.Event, error) {
+	rows, err := query()
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	events := make([]*evento.Event, 0, min(q.Args.Limit()+1, 1024))
+	events := make([]*evento.Event, 0, min(n, 1024))
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
@@ -69,10 +80,7 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 		}
 		events = append(events, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("evento: read events: %w", err)
-	}
-	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+	return events, rows.Err()
 }
 
 // readStatement returns the statement of q and its arguments: a read of one
@@ -89,23 +97,27 @@ func (x *Executor) readStatement(q *evento.Query) (string, []any, error) {
 // genericPlan returns a batch that runs the read query with the plan
 // PostgreSQL builds without looking at the values of its parameters, cached
 // on the connection with the prepared statement. The batch goes in one
-// round trip and one implicit transaction, in which SET LOCAL holds; the
-// setting ends with it.
+// round trip and one implicit transaction; set_config(..., true) sets
+// plan_cache_mode for that transaction only (SET LOCAL would do the same
+// but warn, in the server's log, that it runs outside a transaction
+// block).
 //
 // Read uses it for the reads that one index answers in global order: no
 // filter (the primary key), a single filter, or one aggregate. Every page
 // of those is a range read of that index, whatever the cursor, and the
-// generic plan is that read. Left to choose a plan per page, PostgreSQL
-// plans each one again (about as long as running it: a third of the time
-// of a 100-event page) and, on a table not analyzed yet (right after a
-// bulk load, until autovacuum gets to it), can pick a bitmap scan of every
-// remaining matching row plus a sort, for each page: a catch-up then takes
-// time quadratic in the log's length. docs/subscriptions.md has the
-// numbers. A read of several filters keeps the planner's choice: which of
-// its plans is fast depends on how many rows each filter matches.
+// generic plan is that read (a single filter with a routing key has two
+// such indexes, and the generic plan picks one of them for every value).
+// Left to choose a plan per page, PostgreSQL plans each one again (about
+// as long as running it: a third of the time of a 100-event page) and, on
+// a table not analyzed yet (right after a bulk load, until autovacuum gets
+// to it), can pick a bitmap scan of every remaining matching row plus a
+// sort, for each page: a catch-up then takes time quadratic in the log's
+// length. docs/subscriptions.md has the numbers. A read of several filters
+// keeps the planner's choice: which of its plans is fast depends on how
+// many rows each filter matches.
 func genericPlan(query string, args []any) *pgx.Batch {
 	var b pgx.Batch
-	b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
+	b.Queue("SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)")
 	b.Queue(query, args...)
 	return &b
 }

@@ -138,8 +138,9 @@ func (r EventReader) statement(ctx context.Context, db Querier, q *evento.Query,
 // Statement returns the SELECT that fetches the rows of q's page (one more
 // than the page size, so that cursor.Build learns whether another page
 // exists) and its arguments. The filters are OR-ed, the routing key and the
-// keyset condition on position are AND-ed to them; only placeholders carry
-// the query's values. It fails with an error wrapping
+// keyset condition (on position, or on version for a read of one aggregate
+// by a reader made with ByVersion) are AND-ed to them; only placeholders
+// carry the query's values. It fails with an error wrapping
 // [evento.ErrInvalidArgument] or [cursor.ErrInvalidArgs] for a query that
 // does not validate, and [cursor.ErrInvalid] for a malformed cursor.
 func (r EventReader) Statement(q *evento.Query) (string, []any, error) {
