@@ -120,9 +120,12 @@ func (n names) txFunctions(base uint64) []string {
 //
 // Version 3 drops the index on (aggregate_type, aggregate_id, tx_id, seq),
 // which served the reads of one aggregate before they paged by version:
-// every append writes one index entry less per event. DROP INDEX holds the
-// events table's exclusive lock for a moment, inside the migration's
-// transaction.
+// every append writes one index entry less per event. DROP INDEX takes the
+// events table's exclusive lock inside the migration's transaction: it
+// waits for the queries running on the table, and holds appends and reads
+// back meanwhile. A process of an older build still runs on this schema,
+// but reads one aggregate without its index: upgrade every process of a
+// store together.
 func schema(n names) *sqlstore.Schema {
 	v1 := append(n.txFunctions(0),
 		`CREATE TABLE `+n.events+` (

@@ -162,7 +162,10 @@ func schema(t tables) *sqlstore.Schema {
 			// Reads of one aggregate page by version through the unique
 			// (aggregate_type, aggregate_id, version) index; the index that
 			// served them in position order goes, and an append writes one
-			// page less to the WAL (docs/benchmarks.md).
+			// page less to the WAL (docs/benchmarks.md). A process of an
+			// older build still runs on this schema, but reads one
+			// aggregate by scanning the events of its type: upgrade every
+			// process of a store together.
 			Version:    4,
 			Statements: []string{`DROP INDEX ` + t.index("events_aggregate_position")},
 		}},
