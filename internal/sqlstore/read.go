@@ -102,15 +102,11 @@ func (r EventReader) statement(ctx context.Context, db Querier, q *evento.Query,
 	if !r.dialect.Embedded || c == "" || k.Table == "" || !OneAggregate(q.Filters) || q.Validate() != nil {
 		return k.Statement(r.dialect, r.head, q)
 	}
-	p, err := cursor.Decode(c)
+	at, err := k.values(c)
 	if err != nil {
 		return "", nil, err
 	}
-	seq, err := seqOf(p)
-	if err != nil {
-		return "", nil, err
-	}
-	rows, err := db.QueryContext(ctx, r.owner, seq)
+	rows, err := db.QueryContext(ctx, r.owner, at...)
 	if err != nil {
 		return "", nil, fmt.Errorf("evento: read events: %w", err)
 	}
