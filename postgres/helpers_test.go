@@ -13,6 +13,7 @@ import (
 	"github.com/eventogo/evento/internal/testenv"
 	"github.com/eventogo/evento/postgres"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -68,6 +69,32 @@ func openIn(t testing.TB, schema string, opts ...postgres.Option) *postgres.Exec
 	}
 	t.Cleanup(func() { x.Close() })
 	return x
+}
+
+// openOneConnection returns an executor on schema over a pool of one
+// connection, and the pool, both closed when the test ends. configure, when
+// not nil, adjusts the pool's configuration first.
+func openOneConnection(t testing.TB, schema string, configure func(*pgxpool.Config)) (*postgres.Executor, *pgxpool.Pool) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	x, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x, pool
 }
 
 // open returns an executor on a fresh schema.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
-	"github.com/eventogo/evento/postgres"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -53,23 +52,10 @@ func TestReadRejectsMalformedCursors(t *testing.T) {
 func TestReadPlans(t *testing.T) {
 	schema := freshSchema(t)
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1 // every read, and the checks below, on one connection
-	var notices []string
-	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Severity+": "+n.Message) }
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	var notices []string // every read, and the checks below, on one connection
+	x, pool := openOneConnection(t, schema, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Severity+": "+n.Message) }
+	})
 	for i := range 4 {
 		mustAppend(t, x, newCommit("Order", fmt.Sprint("o", i), 0, 5))
 	}

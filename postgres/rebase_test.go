@@ -6,8 +6,6 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
-	"github.com/eventogo/evento/postgres"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -23,20 +21,7 @@ func TestRebaseAfterLogicalRestore(t *testing.T) {
 	ctx := t.Context()
 	// One connection, so that the statements the executor caches before
 	// the rebase are the ones it runs after it.
-	cfg, err := pgxpool.ParseConfig(dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, pool := openOneConnection(t, schema, nil)
 	if err := x.Append(ctx, newCommit("t", "history", 5, 1)); err == nil {
 		t.Fatal("append at a wrong version succeeded") // and prepared the append statement
 	}
