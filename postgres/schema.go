@@ -120,12 +120,13 @@ func (n names) txFunctions(base uint64) []string {
 //
 // Version 3 drops the index on (aggregate_type, aggregate_id, tx_id, seq),
 // which served the reads of one aggregate before they paged by version:
-// every append writes one index entry less per event. DROP INDEX takes the
-// events table's exclusive lock inside the migration's transaction: it
-// waits for the queries running on the table, and holds appends and reads
-// back meanwhile. A process of an older build still runs on this schema,
-// but reads one aggregate without its index: upgrade every process of a
-// store together.
+// every append writes one index entry less per event. DROP INDEX needs the
+// events table's exclusive lock, which waits for the queries running on
+// the table and, while it waits, holds back every query that comes after
+// it; so the migration asks for it for at most dropLockWait at a time and
+// lets the table's traffic through between attempts (see dropIndex). A
+// process of an older build still runs on this schema, but reads one
+// aggregate without its index: upgrade every process of a store together.
 func schema(n names) *sqlstore.Schema {
 	v1 := append(n.txFunctions(0),
 		`CREATE TABLE `+n.events+` (
@@ -203,7 +204,34 @@ func schema(n names) *sqlstore.Schema {
 		Migrations: []sqlstore.Migration{
 			{Version: 1, Statements: v1},
 			{Version: 2, Statements: v2},
-			{Version: 3, Statements: []string{`DROP INDEX IF EXISTS ` + n.schema + `.` + n.local("events_aggregate")}},
+			{Version: 3, Statements: []string{dropIndex(n.schema + `.` + n.local("events_aggregate"))}},
 		},
 	}
+}
+
+// dropLockWait is the longest a migration's DROP INDEX waits for the
+// table's exclusive lock in one attempt; dropRetryPause is the pause after
+// a failed attempt, during which the queries queued behind it run.
+const (
+	dropLockWait   = "200ms"
+	dropRetryPause = 0.5 // seconds
+)
+
+// dropIndex returns a statement that drops index (a qualified, quoted
+// name) without stalling the table's traffic for long: each attempt waits
+// at most dropLockWait for the lock (lock_timeout, transaction-local, put
+// back once the index is gone), and an attempt that times out is rolled
+// back, its subtransaction only, and tried again after dropRetryPause. It
+// tries until it gets the lock or the migration's context is cancelled, so
+// a query that holds the table for minutes delays the upgrade by as much,
+// but holds back the table's other queries for dropLockWait at most.
+func dropIndex(index string) string {
+	return `DO $evento$ DECLARE waited text := pg_catalog.current_setting('lock_timeout'); BEGIN` +
+		` LOOP BEGIN` +
+		` PERFORM pg_catalog.set_config('lock_timeout', '` + dropLockWait + `', true);` +
+		` DROP INDEX IF EXISTS ` + index + `;` +
+		` PERFORM pg_catalog.set_config('lock_timeout', waited, true);` +
+		` RETURN;` +
+		` EXCEPTION WHEN lock_not_available THEN PERFORM pg_catalog.pg_sleep(` + fmt.Sprint(dropRetryPause) + `);` +
+		` END; END LOOP; END $evento$`
 }

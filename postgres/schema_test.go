@@ -1,0 +1,125 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/postgres"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The upgrade to version 3 drops an index of the events table, which needs
+// the table's exclusive lock. While a transaction holds the table, the
+// upgrade waits for it, in short attempts, and the table's other queries
+// keep running; a context that ends meanwhile fails Open and leaves the
+// schema at version 2.
+func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
+	ctx := context.Background()
+	schema := freshSchema(t)
+	pool, err := pgxpool.New(ctx, dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := postgres.MigrateTo(ctx, pool, 2, postgres.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	events := pgx.Identifier{schema, "evento_events"}.Sanitize()
+	indexExists := func() bool {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_indexes WHERE schemaname = $1 AND indexname = 'evento_events_aggregate'`,
+			schema).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	// A long transaction that read the table holds its lock until it ends.
+	reader, err := connect(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(ctx)
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM `+events); err != nil {
+		t.Fatal(err)
+	}
+
+	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	start := time.Now()
+	x, err := postgres.Open(short, dsn(), postgres.WithSchema(schema))
+	cancel()
+	if err == nil {
+		x.Close()
+		t.Fatal("Open upgraded the schema while a transaction held the events table")
+	}
+	t.Logf("Open with a 700ms context: %v after %v", err, time.Since(start))
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Open returned %v after its context ended", waited-700*time.Millisecond)
+	}
+	if !indexExists() {
+		t.Fatal("the failed upgrade dropped the index")
+	}
+
+	type opened struct {
+		x   *postgres.Executor
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		x, err := postgres.Open(ctx, dsn(), postgres.WithSchema(schema))
+		done <- opened{x, err}
+	}()
+	// Appends and reads of other sessions run while the upgrade waits: each
+	// is held back for one attempt at most.
+	probe := connect(t)
+	for i := 0; i < 40; i++ {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		began := time.Now()
+		_, err := probe.Exec(qctx, `INSERT INTO `+events+` (id, aggregate_type, aggregate_id, version, name, timestamp)`+
+			` VALUES (gen_random_uuid(), 'probe', 'p', $1, 'Probed', now())`, i+1)
+		if err == nil {
+			_, err = probe.Exec(qctx, `SELECT count(*) FROM `+events)
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("query %d of another session, %v after it began, while the upgrade waited: %v", i, time.Since(began), err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	select {
+	case o := <-done:
+		if o.err == nil {
+			o.x.Close()
+		}
+		t.Fatalf("Open returned (%v) while a transaction held the events table", o.err)
+	default:
+	}
+
+	if err := reader.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var o opened
+	select {
+	case o = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open still waits 10s after the transaction that held the table ended")
+	}
+	if o.err != nil {
+		t.Fatalf("Open: %v", o.err)
+	}
+	defer o.x.Close()
+	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
+	}
+	if indexExists() {
+		t.Error("the upgrade left the index")
+	}
+	var timeout string
+	if err := probe.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
+		t.Errorf("lock_timeout of another session = %q, %v", timeout, err)
+	}
+}
