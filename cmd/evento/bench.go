@@ -40,7 +40,8 @@ Here --store takes bench specs, comma-separated, not the spec of a store:
   pebble[:DIR]                            Pebble directories in DIR
   postgres://USER@HOST:PORT/DB            a new schema per run on that
                                           server, dropped afterwards
-  mysql://USER:PASS@HOST:PORT             a new database per run (no floor)
+  mysql://USER:PASS@HOST:PORT             a new database per run, dropped
+                                          afterwards
 The default is sqlite,sqlite-normal,pebble. $EVENTO_STORE is not read.`,
 	flags: func(fs *flagSet) func(context.Context, *cli, []string) error {
 		workloads := fs.String("workloads", "all", "comma-separated `list` of workloads (W1,W2,W3,W4,W4-shared,W5,W5-snapshot,W6,W7)")
