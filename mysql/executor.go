@@ -117,10 +117,12 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		return nil, err
 	}
 	x := &Executor{
-		db:           db,
-		stmt:         newStatements(t),
-		tables:       t,
-		events:       sqlstore.NewEventReader(dialect, t.events),
+		db:     db,
+		stmt:   newStatements(t),
+		tables: t,
+		events: sqlstore.NewEventReader(dialect, t.events).ForceIndexes(sqlstore.Indexes{
+			Type: "type_position", TypeName: "type_name_position",
+			Aggregate: "aggregate_position", RoutingKey: "routing_key_position"}),
 		maxStatement: max(maxPacket-statementMargin, statementMargin),
 		turns:        make(chan struct{}, 1),
 	}

@@ -73,3 +73,9 @@ func (x *Executor) HoldAppends() (release func()) {
 
 // QueuedAppends is the number of appends waiting for the write turn.
 func (x *Executor) QueuedAppends() int { return x.queue.Len() }
+
+// ReadStatement returns the statement that Read runs for q when the
+// position counter is at upTo, and its arguments.
+func (x *Executor) ReadStatement(q evento.Query, upTo int64) (string, []any, error) {
+	return x.events.StatementUpTo(&q, upTo)
+}

@@ -56,19 +56,29 @@ func (k Keyset) StatementAtVersion(d Dialect, head string, q *evento.Query, v in
 }
 
 func (k Keyset) statement(d Dialect, head string, q *evento.Query, at *int64) (string, []any, error) {
-	if err := q.Validate(); err != nil {
+	s := statement{dialect: d}
+	if err := k.write(&s, head, q, at); err != nil {
 		return "", nil, err
+	}
+	return s.sql.String(), s.args, nil
+}
+
+// write writes the statement of q to s, whose placeholders number on from
+// the arguments it holds already.
+func (k Keyset) write(s *statement, head string, q *evento.Query, at *int64) error {
+	if err := q.Validate(); err != nil {
+		return err
 	}
 	after, err := k.values(q.Args.After)
 	if err != nil {
-		return "", nil, err
+		return err
 	}
 	before, err := k.values(q.Args.Before)
 	if err != nil {
-		return "", nil, err
+		return err
 	}
 
-	s := statement{dialect: d}
+	s.where = false
 	s.sql.WriteString(head)
 	s.filters(q)
 	if k.Bound != "" {
@@ -83,13 +93,13 @@ func (k Keyset) statement(d Dialect, head string, q *evento.Query, at *int64) (s
 		before = nil
 	}
 	if k.Table != "" && OneAggregate(q.Filters) {
-		k.byVersion(&s, q.Filters[0], after, before, at)
+		k.byVersion(s, q.Filters[0], after, before, at)
 		s.sql.WriteString(" ORDER BY version" + dir)
 	} else {
 		if before != nil {
-			k.compare(&s, " < ", before)
+			k.compare(s, " < ", before)
 		} else if after != nil {
-			k.compare(&s, " > ", after)
+			k.compare(s, " > ", after)
 		}
 		s.sql.WriteString(" ORDER BY ")
 		for i, c := range k.Columns {
@@ -101,7 +111,7 @@ func (k Keyset) statement(d Dialect, head string, q *evento.Query, at *int64) (s
 	}
 	s.sql.WriteString(" LIMIT ")
 	s.arg(int64(q.Args.Limit()) + 1)
-	return s.sql.String(), s.args, nil
+	return nil
 }
 
 // values decodes a cursor into bind values; nil for the empty cursor.
@@ -220,28 +230,17 @@ func (k Keyset) cast(s *statement, i int) {
 	}
 }
 
-// filters writes q's filters and routing key.
+// filters writes q's filters and routing key, and excludes the events of
+// the filters in s.exclude.
 func (s *statement) filters(q *evento.Query) {
 	if len(q.Filters) > 0 {
 		s.and()
-		s.sql.WriteByte('(')
-		for i, f := range q.Filters {
-			if i > 0 {
-				s.sql.WriteString(" OR ")
-			}
-			s.sql.WriteString("(aggregate_type = ")
-			s.arg(f.AggregateType)
-			if f.AggregateID != "" {
-				s.sql.WriteString(" AND aggregate_id = ")
-				s.arg(f.AggregateID)
-			}
-			if f.Name != "" {
-				s.sql.WriteString(" AND name = ")
-				s.arg(f.Name)
-			}
-			s.sql.WriteByte(')')
-		}
-		s.sql.WriteByte(')')
+		s.anyOf(q.Filters)
+	}
+	if len(s.exclude) > 0 {
+		s.and()
+		s.sql.WriteString("NOT ")
+		s.anyOf(s.exclude)
 	}
 	if k, ok := q.RoutingKey.Value(); ok {
 		s.and()
@@ -251,4 +250,26 @@ func (s *statement) filters(q *evento.Query) {
 		s.and()
 		s.sql.WriteString("routing_key IS NULL")
 	}
+}
+
+// anyOf writes the condition that an event matches one of filters.
+func (s *statement) anyOf(filters []evento.Filter) {
+	s.sql.WriteByte('(')
+	for i, f := range filters {
+		if i > 0 {
+			s.sql.WriteString(" OR ")
+		}
+		s.sql.WriteString("(aggregate_type = ")
+		s.arg(f.AggregateType)
+		if f.AggregateID != "" {
+			s.sql.WriteString(" AND aggregate_id = ")
+			s.arg(f.AggregateID)
+		}
+		if f.Name != "" {
+			s.sql.WriteString(" AND name = ")
+			s.arg(f.Name)
+		}
+		s.sql.WriteByte(')')
+	}
+	s.sql.WriteByte(')')
 }

@@ -32,6 +32,9 @@ type EventReader struct {
 	// owner reads which aggregate, and which version of it, the event at
 	// a position is.
 	owner string
+	// forced, when set, names the index that serves each shape of read
+	// (see ForceIndexes).
+	forced *forcedIndexes
 }
 
 // NewEventReader returns a reader of the events table named table, which
@@ -100,7 +103,7 @@ func (r EventReader) statement(ctx context.Context, db Querier, q *evento.Query,
 		c = q.Args.Before
 	}
 	if !r.dialect.Embedded || c == "" || k.Table == "" || !OneAggregate(q.Filters) || q.Validate() != nil {
-		return k.Statement(r.dialect, r.head, q)
+		return r.single(q, k)
 	}
 	at, err := k.values(c)
 	if err != nil {
@@ -135,12 +138,13 @@ func (r EventReader) statement(ctx context.Context, db Querier, q *evento.Query,
 // than the page size, so that cursor.Build learns whether another page
 // exists) and its arguments. The filters are OR-ed, the routing key and the
 // keyset condition (on position, or on version for a read of one aggregate
-// by a reader made with ByVersion) are AND-ed to them; only placeholders
-// carry the query's values. It fails with an error wrapping
+// by a reader made with ByVersion) are AND-ed to them (a reader made with
+// ForceIndexes names the index, or reads several aggregate types as a
+// union); only placeholders carry the query's values. It fails with an error wrapping
 // [evento.ErrInvalidArgument] or [cursor.ErrInvalidArgs] for a query that
 // does not validate, and [cursor.ErrInvalid] for a malformed cursor.
 func (r EventReader) Statement(q *evento.Query) (string, []any, error) {
-	return r.keyset.Statement(r.dialect, r.head, q)
+	return r.single(q, r.keyset)
 }
 
 // positionKeyset orders by the single position column.
@@ -161,6 +165,9 @@ type statement struct {
 	sql     strings.Builder
 	args    []any
 	where   bool
+	// exclude, when set, holds filters whose events the statement leaves
+	// out (see Keyset.UnionStatement).
+	exclude []evento.Filter
 }
 
 // and starts the next condition of the WHERE clause.

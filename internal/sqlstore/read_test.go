@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/eventogo/evento"
@@ -93,5 +94,70 @@ func TestStatementRejects(t *testing.T) {
 		if _, _, err := r.Statement(&tc.q); !errors.Is(err, tc.want) {
 			t.Errorf("Statement(%+v): err = %v, want %v", tc.q, err, tc.want)
 		}
+	}
+}
+
+// A reader that forces indexes names, in the statement of a read that one
+// index serves, that index, and no index in any other read.
+func TestStatementForcesIndexes(t *testing.T) {
+	ix := Indexes{Type: "ty", TypeName: "tn", Aggregate: "ag", RoutingKey: "rk"}
+	d := Dialect{Placeholders: QuestionMarks, IdentQuote: '`'}
+	r := NewEventReader(d, "t").ForceIndexes(ix)
+	head := "SELECT " + EventColumns + " FROM t"
+	for _, tc := range []struct {
+		name  string
+		q     evento.Query
+		index string
+	}{
+		{"a type", evento.Query{Filters: []evento.Filter{{AggregateType: "A"}}}, "ty"},
+		{"a type and a routing key", evento.Query{Filters: []evento.Filter{{AggregateType: "A"}}, RoutingKey: evento.RoutingKeyOf("k")}, "ty"},
+		{"a type and a name", evento.Query{Filters: []evento.Filter{{AggregateType: "A", Name: "N"}}}, "tn"},
+		{"an aggregate", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1"}}}, "ag"},
+		{"an aggregate and a name", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1", Name: "N"}}}, "ag"},
+		{"a routing key", evento.Query{RoutingKey: evento.RoutingKeyOf("k")}, "rk"},
+		{"no routing key", evento.Query{RoutingKey: evento.NoRoutingKey()}, "rk"},
+		{"two filters of a type", evento.Query{Filters: []evento.Filter{{AggregateType: "A", Name: "N"}, {AggregateType: "A", AggregateID: "1"}}}, "ty"},
+		{"everything", evento.Query{}, ""},
+		{"any routing key", evento.Query{RoutingKey: evento.AnyRoutingKey(), Args: cursor.Backward(5, "")}, ""},
+	} {
+		got, _, err := r.Statement(&tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := head
+		if tc.index != "" {
+			want += " FORCE INDEX (`" + tc.index + "`)"
+		}
+		if !strings.HasPrefix(got, want+" ") {
+			t.Errorf("%s: %s\ndoes not start with %s", tc.name, got, want)
+		}
+		if plain, _, _ := NewEventReader(d, "t").Statement(&tc.q); got != strings.Replace(plain, head, want, 1) {
+			t.Errorf("%s: %s\nis not the unforced statement %s with the index named", tc.name, got, plain)
+		}
+	}
+	// Filters of several types: a union of a read of each filter through
+	// its index.
+	q := evento.Query{
+		Filters:    []evento.Filter{{AggregateType: "A", Name: "N"}, {AggregateType: "B"}, {AggregateType: "A", Name: "M"}, {AggregateType: "C", AggregateID: "1"}},
+		RoutingKey: evento.RoutingKeyOf("k"),
+		Args:       cursor.Backward(5, cursor.Encode(cursor.Position{Seq: 9})),
+	}
+	cols := "e." + strings.ReplaceAll(EventColumns, ", ", ", e.")
+	checkStatement(t, "several types", "SELECT "+cols+" FROM (SELECT position FROM ("+
+		"(SELECT position FROM t FORCE INDEX (`tn`) WHERE ((aggregate_type = ? AND name = ?)) AND routing_key = ? AND position < ? ORDER BY position DESC LIMIT ?)"+
+		" UNION (SELECT position FROM t FORCE INDEX (`ty`) WHERE ((aggregate_type = ?)) AND routing_key = ? AND position < ? ORDER BY position DESC LIMIT ?)"+
+		" UNION (SELECT position FROM t FORCE INDEX (`tn`) WHERE ((aggregate_type = ? AND name = ?)) AND routing_key = ? AND position < ? ORDER BY position DESC LIMIT ?)"+
+		" UNION (SELECT position FROM t FORCE INDEX (`ag`) WHERE ((aggregate_type = ? AND aggregate_id = ?)) AND routing_key = ? AND position < ? ORDER BY position DESC LIMIT ?)"+
+		") AS u ORDER BY position DESC LIMIT ?) AS k JOIN t AS e ON e.position = k.position ORDER BY e.position DESC",
+		[]any{"A", "N", "k", int64(9), int64(6), "B", "k", int64(9), int64(6), "A", "M", "k", int64(9), int64(6), "C", "1", "k", int64(9), int64(6), int64(6)})(r.Statement(&q))
+	q.Args = cursor.Backward(5, "%%%")
+	if _, _, err := r.Statement(&q); !errors.Is(err, cursor.ErrInvalid) {
+		t.Errorf("several types, malformed cursor: err = %v", err)
+	}
+
+	// Paged by version, a read of one aggregate is the version key's.
+	q = evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1"}}}
+	if got, _, _ := r.ByVersion().Statement(&q); strings.Contains(got, "FORCE") {
+		t.Errorf("by version: %s", got)
 	}
 }

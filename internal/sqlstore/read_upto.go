@@ -17,6 +17,12 @@ func (r EventReader) ReadUpTo(ctx context.Context, db Querier, q *evento.Query, 
 	return r.read(ctx, db, q, r.upTo(upTo))
 }
 
+// StatementUpTo returns the statement that ReadUpTo runs for q and upTo,
+// and its arguments, as Statement does for Read: for tests and for EXPLAIN.
+func (r EventReader) StatementUpTo(q *evento.Query, upTo int64) (string, []any, error) {
+	return r.single(q, r.upTo(upTo))
+}
+
 // upTo returns the reader's keyset bounded by the position upTo.
 func (r EventReader) upTo(upTo int64) Keyset {
 	k := r.keyset

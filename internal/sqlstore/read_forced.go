@@ -1,0 +1,104 @@
+package sqlstore
+
+import "github.com/eventogo/evento"
+
+// Indexes names an events table's read indexes, each of which ends with
+// the position column, for [EventReader.ForceIndexes].
+type Indexes struct {
+	// Type is the index on (aggregate_type, position).
+	Type string
+	// TypeName is the index on (aggregate_type, name, position).
+	TypeName string
+	// Aggregate is the index on (aggregate_type, aggregate_id, position).
+	Aggregate string
+	// RoutingKey is the index on (routing_key, position).
+	RoutingKey string
+}
+
+// forcedIndexes holds the FORCE INDEX clause of each index of [Indexes].
+type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
+
+// ForceIndexes returns r with every read through an index naming that
+// index (FORCE INDEX: MySQL's syntax, for a dialect of question-mark
+// placeholders):
+//
+//   - a read of one filter, or of several of one aggregate type, reads the
+//     index of its shape: of the aggregate when its one filter has an
+//     aggregate id, of the type and name when it has a name, else of the
+//     type (several filters of a type read the type's index);
+//   - a read of a routing key and no filter reads the routing key's;
+//   - a read of filters of several types is a union of the reads of each
+//     filter, each through its index (see Keyset.UnionStatement);
+//   - a read of no filter and any routing key is left to the planner,
+//     which reads the primary key.
+//
+// MariaDB otherwise answers "aggregate_type = ? AND position > ?" with a
+// lookup of the type alone (ref access) whenever it estimates the position
+// condition to select many rows, as for every page in the first half of a
+// type's events: the read then walks the type's entries from the first
+// one and skips those at or before the cursor, so that a page costs in
+// proportion to the events before it, and a catch-up in the square of the
+// log's size; the same holds for the other indexes. With the index named
+// it reads the range (type, cursor) to (type, bound) instead. Filters of
+// several types, left to the planner, read either the primary key (every
+// row from the cursor on until a page of matches) or the ranges of each
+// type and then sort every match after the cursor; the union reads at most
+// a page of each filter.
+//
+// A read of one aggregate through a keyset that pages by version (see
+// ByVersion) names no index: the version key serves it.
+func (r EventReader) ForceIndexes(ix Indexes) EventReader {
+	force := func(name string) string { return " FORCE INDEX (" + r.dialect.Quote(name) + ")" }
+	r.forced = &forcedIndexes{typ: force(ix.Type), typeName: force(ix.TypeName),
+		aggregate: force(ix.Aggregate), routingKey: force(ix.RoutingKey)}
+	return r
+}
+
+// single returns q's statement on keyset k in one statement: the plain
+// one, or, when the reader forces indexes, the one that names q's index or
+// the union of the reads of each filter.
+func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
+	if r.forced == nil || k.Table != "" && OneAggregate(q.Filters) {
+		return k.Statement(r.dialect, r.head, q)
+	}
+	if len(q.Filters) > 1 && !oneType(q.Filters) {
+		return k.UnionStatement(r.dialect, Union{Columns: EventColumns, Table: r.table, Index: r.forced.index}, q)
+	}
+	return k.Statement(r.dialect, r.head+r.forced.clause(q), q)
+}
+
+// index returns the FORCE INDEX clause of the read of filter f alone.
+func (f *forcedIndexes) index(filter evento.Filter, q *evento.Query) string {
+	one := evento.Query{Filters: []evento.Filter{filter}, RoutingKey: q.RoutingKey}
+	return f.clause(&one)
+}
+
+// clause returns the FORCE INDEX clause of a read of q's filters, all of
+// one aggregate type (or none), and q's routing key; empty for a read of
+// everything.
+func (f *forcedIndexes) clause(q *evento.Query) string {
+	switch {
+	case len(q.Filters) == 0:
+		if q.RoutingKey.IsAny() {
+			return ""
+		}
+		return f.routingKey
+	case len(q.Filters) > 1:
+		return f.typ
+	case q.Filters[0].AggregateID != "":
+		return f.aggregate
+	case q.Filters[0].Name != "":
+		return f.typeName
+	}
+	return f.typ
+}
+
+// oneType reports whether filters are all of one aggregate type.
+func oneType(filters []evento.Filter) bool {
+	for _, f := range filters {
+		if f.AggregateType != filters[0].AggregateType {
+			return false
+		}
+	}
+	return true
+}
