@@ -155,3 +155,44 @@ func BenchmarkCatchUp(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCatchUpTypes drains the events of two aggregate types out of
+// three (two thirds of a log of 30,000 or 120,000 events, in commits of 100
+// that take turns) with a new subscription whose handler does nothing, on
+// a fresh table and on an analyzed one: the reads of several filters. A
+// rate that falls as the log grows is a page that costs more the further
+// it is into the log. It reports events/s.
+func BenchmarkCatchUpTypes(b *testing.B) {
+	types := []string{"Order", "Invoice", "Shipment"}
+	for _, events := range []int{30_000, 120_000} {
+		for _, table := range []string{"fresh", "analyzed"} {
+			b.Run(fmt.Sprintf("events=%d/table=%s", events, table), func(b *testing.B) {
+				x := open(b)
+				ctx := context.Background()
+				for i := range events / 100 {
+					mustAppend(b, x, newCommit(types[i%3], fmt.Sprint("agg-", i), 0, 100))
+				}
+				if table == "analyzed" {
+					if _, err := connect(b).Exec(ctx, "ANALYZE "+x.EventsTable()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				st := evento.New(x)
+				want := events / 3 * 2
+				b.ResetTimer()
+				for i := range b.N {
+					n := 0
+					handle := func(context.Context, *evento.Event) error { n++; return nil }
+					sub := evento.NewSubscription(fmt.Sprint("catch-up-", i)).OnAll("Order", handle).OnAll("Invoice", handle)
+					if err := sub.Execute(ctx, st); err != nil {
+						b.Fatal(err)
+					}
+					if n != want {
+						b.Fatalf("handled %d events, want %d", n, want)
+					}
+				}
+				b.ReportMetric(float64(b.N*want)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}

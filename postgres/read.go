@@ -35,8 +35,9 @@ import (
 // horizon has not yet passed the newest of them, because another writer's
 // transaction is still running, the read waits for it, up to a second.
 //
-// A read of the whole log, of one filter or of one aggregate runs with
-// PostgreSQL's generic plan (see genericPlan), in one round trip still.
+// Every read runs with PostgreSQL's generic plan (see genericPlan), in
+// one round trip still; a read of several filters is a union of the reads
+// of each filter (see readStatement).
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	one := sqlstore.OneAggregate(q.Filters)
 	if !one {
@@ -49,16 +50,11 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 		return nil, err
 	}
 	var events []*evento.Event
-	if len(q.Filters) <= 1 || one { // one index answers it
-		br := x.pool.SendBatch(ctx, genericPlan(query, args))
-		if _, err = br.Exec(); err == nil {
-			events, err = scanEvents(q.Args.Limit()+1, br.Query)
-		}
-		err = errors.Join(err, br.Close())
-	} else {
-		events, err = scanEvents(q.Args.Limit()+1, func() (pgx.Rows, error) { return x.pool.Query(ctx, query, args...) })
+	br := x.pool.SendBatch(ctx, genericPlan(query, args))
+	if _, err = br.Exec(); err == nil {
+		events, err = scanEvents(q.Args.Limit()+1, br.Query)
 	}
-	if err != nil {
+	if err = errors.Join(err, br.Close()); err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
 	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
@@ -85,13 +81,19 @@ func scanEvents(n int, query func() (pgx.Rows, error)) ([]*evento.Event, error) 
 
 // readStatement returns the statement of q and its arguments: a read of one
 // aggregate pages by version without the horizon, any other read in global
-// order below it.
+// order below it. A read of several filters (of more than one aggregate)
+// is the union of a read of each filter, one page of each, through the
+// index of its shape (sqlstore.Keyset.UnionStatement; a filter of one
+// aggregate pages by version): every page is then a range read of each
+// filter's index, whatever the table's statistics.
 func (x *Executor) readStatement(q *evento.Query) (string, []any, error) {
-	keyset := x.stmt.ordered
-	if sqlstore.OneAggregate(q.Filters) {
-		keyset = x.stmt.aggregate
+	switch {
+	case sqlstore.OneAggregate(q.Filters):
+		return x.stmt.aggregate.Statement(dialect, x.stmt.selectEvents, q)
+	case len(q.Filters) > 1:
+		return x.stmt.ordered.UnionStatement(dialect, x.stmt.union, q)
 	}
-	return keyset.Statement(dialect, x.stmt.selectEvents, q)
+	return x.stmt.ordered.Statement(dialect, x.stmt.selectEvents, q)
 }
 
 // genericPlan returns a batch that runs the read query with the plan
@@ -102,19 +104,18 @@ func (x *Executor) readStatement(q *evento.Query) (string, []any, error) {
 // but warn, in the server's log, that it runs outside a transaction
 // block).
 //
-// Read uses it for the reads that one index answers in global order: no
-// filter (the primary key), a single filter, or one aggregate. Every page
-// of those is a range read of that index, whatever the cursor, and the
-// generic plan is that read (a single filter with a routing key has two
-// such indexes, and the generic plan picks one of them for every value).
-// Left to choose a plan per page, PostgreSQL plans each one again (about
-// as long as running it: a third of the time of a 100-event page) and, on
-// a table not analyzed yet (right after a bulk load, until autovacuum gets
-// to it), can pick a bitmap scan of every remaining matching row plus a
-// sort, for each page: a catch-up then takes time quadratic in the log's
-// length. docs/subscriptions.md has the numbers. A read of several filters
-// keeps the planner's choice: which of its plans is fast depends on how
-// many rows each filter matches.
+// Read uses it for every read: each is a range read, in global order, of
+// the one index that answers it (the primary key for no filter, the index
+// of a single filter's shape, the version key for one aggregate), or a
+// union of such reads, one per filter; the generic plan is that read,
+// whatever the cursor (a filter with a routing key has two such indexes,
+// and the generic plan picks one of them for every value). Left to choose
+// a plan per page, PostgreSQL plans each one again (about as long as
+// running it: a third of the time of a 100-event page) and, on a table
+// not analyzed yet (right after a bulk load, until autovacuum gets to it),
+// can pick a bitmap scan of every remaining matching row plus a sort, for
+// each page: a catch-up then takes time quadratic in the log's length.
+// docs/subscriptions.md has the numbers.
 func genericPlan(query string, args []any) *pgx.Batch {
 	var b pgx.Batch
 	b.Queue("SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)")

@@ -28,6 +28,9 @@ type statements struct {
 	// horizon (see Read).
 	ordered   sqlstore.Keyset
 	aggregate sqlstore.Keyset
+	// union describes the events table to the reads of several filters
+	// (see readStatement).
+	union sqlstore.Union
 
 	horizonLag string
 	// horizon reads the current horizon.
@@ -68,6 +71,7 @@ func newStatements(n names) statements {
 		eventOwner: `SELECT aggregate_type, aggregate_id, version FROM ` + n.events + ` WHERE id = $1`,
 
 		selectEvents: "SELECT " + eventColumns + " FROM " + n.events,
+		union:        sqlstore.Union{Columns: eventColumns, Table: n.events, ByVersion: true, Merge: true},
 		ordered:      ordered,
 		aggregate:    aggregate,
 
