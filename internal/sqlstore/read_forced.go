@@ -23,9 +23,9 @@ type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
 // placeholders):
 //
 //   - a read of one filter, or of several of one aggregate type, reads the
-//     index of its shape: of the aggregate when its one filter has an
-//     aggregate id, of the type and name when it has a name, else of the
-//     type (several filters of a type read the type's index);
+//     index of its shape: of the aggregate when its filters are of one
+//     aggregate, of the type and name when its one filter has a name, else
+//     of the type (several filters of a type read the type's index);
 //   - a read of a routing key and no filter reads the routing key's;
 //   - a read of filters of several types is a union of the reads of each
 //     filter, each through its index (see Keyset.UnionStatement);
@@ -83,6 +83,8 @@ func (f *forcedIndexes) clause(q *evento.Query) string {
 			return ""
 		}
 		return f.routingKey
+	case OneAggregate(q.Filters):
+		return f.aggregate
 	case len(q.Filters) > 1:
 		return f.typ
 	case q.Filters[0].AggregateID != "":

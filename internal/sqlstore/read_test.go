@@ -116,6 +116,7 @@ func TestStatementForcesIndexes(t *testing.T) {
 		{"an aggregate and a name", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1", Name: "N"}}}, "ag"},
 		{"a routing key", evento.Query{RoutingKey: evento.RoutingKeyOf("k")}, "rk"},
 		{"no routing key", evento.Query{RoutingKey: evento.NoRoutingKey()}, "rk"},
+		{"two filters of an aggregate", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1", Name: "N"}, {AggregateType: "A", AggregateID: "1", Name: "M"}}}, "ag"},
 		{"two filters of a type", evento.Query{Filters: []evento.Filter{{AggregateType: "A", Name: "N"}, {AggregateType: "A", AggregateID: "1"}}}, "ty"},
 		{"everything", evento.Query{}, ""},
 		{"any routing key", evento.Query{RoutingKey: evento.AnyRoutingKey(), Args: cursor.Backward(5, "")}, ""},
