@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/eventogo/evento"
 )
@@ -65,11 +66,22 @@ type Limits struct {
 	DistinctAggregates bool
 }
 
+// gatherWait is the longest Take waits for the appenders of the previous
+// batch to queue their next commits (see Take).
+const gatherWait = 200 * time.Microsecond
+
 // Queue holds the commits waiting to be written. The zero Queue is empty
 // and ready to use.
 type Queue struct {
 	mu      sync.Mutex
 	waiting []*Request
+	// last is the number of aggregates the previous batch wrote to.
+	last int
+	// added, when not nil, is signalled (without blocking) by the next Add:
+	// Take is waiting for commits.
+	added chan struct{}
+	// wait, when not zero, replaces gatherWait (tests).
+	wait time.Duration
 }
 
 // Add queues c for an appender whose context is ctx.
@@ -77,8 +89,54 @@ func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
 	r := &Request{Ctx: ctx, Commit: c, done: make(chan struct{})}
 	q.mu.Lock()
 	q.waiting = append(q.waiting, r)
+	if q.added != nil {
+		select {
+		case q.added <- struct{}{}:
+		default:
+		}
+	}
 	q.mu.Unlock()
 	return r
+}
+
+// gather waits, for gatherWait at most, until as many commits are queued
+// as the previous batch wrote to aggregates. Appenders that write one
+// commit after the other (each waits for its commit, then makes the next)
+// come back together when their batch is written, a few microseconds
+// apart; the first of them to take the turn would otherwise write a batch
+// of its own commit alone, and the others the next one: twice the batches,
+// each a round trip and a flush. A lone appender, or appenders of a single
+// aggregate (whose batch commits one of them at most: waiting for the
+// others would only space out the rounds), never wait.
+func (q *Queue) gather() {
+	q.mu.Lock()
+	if len(q.waiting) == 0 || len(q.waiting) >= q.last {
+		q.mu.Unlock()
+		return
+	}
+	if q.added == nil {
+		q.added = make(chan struct{}, 1)
+	}
+	wait := gatherWait
+	if q.wait != 0 {
+		wait = q.wait
+	}
+	q.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-q.added:
+			q.mu.Lock()
+			enough := len(q.waiting) >= q.last
+			q.mu.Unlock()
+			if enough {
+				return
+			}
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // Len is the number of queued commits.
@@ -100,9 +158,12 @@ func (q *Queue) Withdraw(r *Request) bool {
 	return true
 }
 
-// Take removes and returns the next batch, oldest first, within l.
+// Take removes and returns the next batch, oldest first, within l. When
+// fewer commits are queued than the previous batch wrote to aggregates, it
+// first waits a little for more (see gather).
 func (q *Queue) Take(l Limits) []*Request {
 	type aggregate struct{ typ, id string }
+	q.gather()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var (
@@ -134,7 +195,21 @@ func (q *Queue) Take(l Limits) []*Request {
 	}
 	clear(q.waiting[len(kept):])
 	q.waiting = kept
+	q.last = aggregates(batch)
 	return batch
+}
+
+// aggregates counts the distinct aggregates of batch.
+func aggregates(batch []*Request) int {
+	type aggregate struct{ typ, id string }
+	if len(batch) < 2 {
+		return len(batch)
+	}
+	seen := make(map[aggregate]struct{}, len(batch))
+	for _, r := range batch {
+		seen[aggregate{r.Commit.AggregateType, r.Commit.AggregateID}] = struct{}{}
+	}
+	return len(seen)
 }
 
 // Wait waits for r's outcome, writing batches while it does. turn is the

@@ -144,3 +144,90 @@ func TestWaitConcurrent(t *testing.T) {
 	}
 	t.Logf("%d requests in %d batches, %d empty turns", n, writes.Load(), empty.Load())
 }
+
+// Take waits for as many commits as the previous batch took, so that the
+// appenders of a batch, coming back one after the other, share the next
+// one; and no longer than its wait.
+func TestTakeGathers(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	q.wait = time.Minute
+	for i := range 3 {
+		q.Add(ctx, commit(fmt.Sprint(i), 1))
+	}
+	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 3 {
+		t.Fatalf("first batch of %d commits, want 3", got)
+	}
+	q.Add(ctx, commit("a", 1))
+	taken := make(chan int)
+	go func() { taken <- len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})) }()
+	select {
+	case n := <-taken:
+		t.Fatalf("Take returned a batch of %d while the previous batch's appenders were coming back", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	q.Add(ctx, commit("b", 1))
+	q.Add(ctx, commit("c", 1))
+	select {
+	case n := <-taken:
+		if n != 3 {
+			t.Fatalf("batch of %d commits, want 3", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Take still waits with as many commits queued as the previous batch took")
+	}
+
+	// Short of commits when the wait ends: the batch takes those there are.
+	q.wait = 5 * time.Millisecond
+	q.Add(ctx, commit("d", 1))
+	start := time.Now()
+	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 1 {
+		t.Fatalf("batch of %d commits, want 1", got)
+	}
+	if waited := time.Since(start); waited < 5*time.Millisecond {
+		t.Errorf("Take waited %v, want its 5ms", waited)
+	}
+
+	// After a batch of one, a lone appender does not wait.
+	q.wait = time.Minute
+	q.Add(ctx, commit("e", 1))
+	done := make(chan int)
+	go func() { done <- len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})) }()
+	select {
+	case n := <-done:
+		if n != 1 {
+			t.Fatalf("batch of %d commits, want 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Take waits for a lone appender")
+	}
+	// Nothing queued: nothing to wait for.
+	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 0 {
+		t.Fatalf("batch of %d commits from an empty queue", got)
+	}
+}
+
+// Appenders of one aggregate, of whose commits a batch can store one at
+// most, do not wait for each other.
+func TestTakeGathersAggregates(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	q.wait = time.Minute
+	for range 4 {
+		q.Add(ctx, commit("same", 1))
+	}
+	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 4 {
+		t.Fatalf("first batch of %d commits, want 4", got)
+	}
+	q.Add(ctx, commit("same", 1))
+	done := make(chan int)
+	go func() { done <- len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})) }()
+	select {
+	case n := <-done:
+		if n != 1 {
+			t.Fatalf("batch of %d commits, want 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Take waits for appenders of the one aggregate of the previous batch")
+	}
+}
