@@ -4,11 +4,13 @@
 // Connect with [Open], which makes a pgxpool.Pool from a DSN and closes it
 // on Close, or wrap a pool you already have with [New]; either runs the
 // schema migrations, which are safe when several processes start at once.
-// A migration that needs the events table's exclusive lock (version 3
-// drops an index) asks for it in attempts of at most 200ms, so that a
-// long query on the table delays the upgrade, not the appends and reads of
-// the running processes; Open waits until it gets the lock or its context
-// ends, and then fails with the schema unchanged.
+// A run of the migrations waits 200ms at most for each lock it needs, and
+// is rolled back and tried again half a second later when a wait times out
+// (version 3 drops an index, which needs the events table's exclusive
+// lock): a long query on the table delays the upgrade, and holds back the
+// appends and reads of the running processes for 200ms at a time. Open
+// tries until the run succeeds or its context ends, and then fails with
+// the schema unchanged.
 //
 //	exec, err := postgres.Open(ctx, "postgres://app@db:5432/app")
 //	if err != nil { ... }

@@ -1,11 +1,14 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/eventogo/evento/internal/sqlstore"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // dialect is PostgreSQL's SQL dialect.
@@ -123,8 +126,8 @@ func (n names) txFunctions(base uint64) []string {
 // every append writes one index entry less per event. DROP INDEX needs the
 // events table's exclusive lock, which waits for the queries running on
 // the table and, while it waits, holds back every query that comes after
-// it; so the migration asks for it for at most dropLockWait at a time and
-// lets the table's traffic through between attempts (see dropIndex). A
+// it: every run of the migrations waits lockWait at most for a lock and
+// is tried again, from the start, after retryPause (see Begin below). A
 // process of an older build still runs on this schema, but reads one
 // aggregate without its index: upgrade every process of a store together.
 func schema(n names) *sqlstore.Schema {
@@ -195,43 +198,43 @@ func schema(n names) *sqlstore.Schema {
 		// applied version once it holds it. The schema is created under the
 		// lock too, and only when missing, so that a role without CREATE on
 		// the database can use a schema made for it.
+		//
+		// Every lock wait of a run, the advisory lock's too, lasts lockWait
+		// at most (lock_timeout, for the run's transaction only): a run that
+		// times out is rolled back, releasing what it held (its transaction
+		// id too, which would hold back the horizon of every reader), and
+		// tried again after retryPause, until it succeeds or Open's context
+		// ends. A long query on a table a migration must lock exclusively
+		// then delays the upgrade, and holds back the table's other queries
+		// for lockWait at a time.
 		Begin: []string{
 			"BEGIN",
+			"SET LOCAL lock_timeout = '" + lockWait + "'",
 			n.lock(),
 			`DO $evento$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` +
 				literal(n.schemaName) + `) THEN CREATE SCHEMA ` + n.schema + `; END IF; END $evento$`,
 		},
+		Retry:      lockTimedOut,
+		RetryPause: retryPause,
 		Migrations: []sqlstore.Migration{
 			{Version: 1, Statements: v1},
 			{Version: 2, Statements: v2},
-			{Version: 3, Statements: []string{dropIndex(n.schema + `.` + n.local("events_aggregate"))}},
+			{Version: 3, Statements: []string{`DROP INDEX IF EXISTS ` + n.schema + `.` + n.local("events_aggregate")}},
 		},
 	}
 }
 
-// dropLockWait is the longest a migration's DROP INDEX waits for the
-// table's exclusive lock in one attempt; dropRetryPause is the pause after
-// a failed attempt, during which the queries queued behind it run.
+// lockWait is the longest a run of the migrations waits for a lock;
+// retryPause is the pause before the next run, during which the queries
+// queued behind the wait run (see schema).
 const (
-	dropLockWait   = "200ms"
-	dropRetryPause = 0.5 // seconds
+	lockWait   = "200ms"
+	retryPause = 500 * time.Millisecond
 )
 
-// dropIndex returns a statement that drops index (a qualified, quoted
-// name) without stalling the table's traffic for long: each attempt waits
-// at most dropLockWait for the lock (lock_timeout, transaction-local, put
-// back once the index is gone), and an attempt that times out is rolled
-// back, its subtransaction only, and tried again after dropRetryPause. It
-// tries until it gets the lock or the migration's context is cancelled, so
-// a query that holds the table for minutes delays the upgrade by as much,
-// but holds back the table's other queries for dropLockWait at most.
-func dropIndex(index string) string {
-	return `DO $evento$ DECLARE waited text := pg_catalog.current_setting('lock_timeout'); BEGIN` +
-		` LOOP BEGIN` +
-		` PERFORM pg_catalog.set_config('lock_timeout', '` + dropLockWait + `', true);` +
-		` DROP INDEX IF EXISTS ` + index + `;` +
-		` PERFORM pg_catalog.set_config('lock_timeout', waited, true);` +
-		` RETURN;` +
-		` EXCEPTION WHEN lock_not_available THEN PERFORM pg_catalog.pg_sleep(` + fmt.Sprint(dropRetryPause) + `);` +
-		` END; END LOOP; END $evento$`
+// lockTimedOut reports whether err is a lock wait that lock_timeout ended
+// (SQLSTATE 55P03, lock_not_available).
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }

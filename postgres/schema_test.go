@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 // The upgrade to version 3 drops an index of the events table, which needs
 // the table's exclusive lock. While a transaction holds the table, the
 // upgrade waits for it, in short attempts, and the table's other queries
-// keep running; a context that ends meanwhile fails Open and leaves the
-// schema at version 2.
+// keep running, and so do those of the tables the upgrade altered before;
+// a context that ends meanwhile fails Open and leaves the schema as it
+// was.
 func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 	ctx := context.Background()
 	schema := freshSchema(t)
@@ -24,7 +26,8 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, 2, postgres.WithSchema(schema)); err != nil {
+	// From version 1: version 2 alters the subscriptions table.
+	if err := postgres.MigrateTo(ctx, pool, 1, postgres.WithSchema(schema)); err != nil {
 		t.Fatal(err)
 	}
 	events := pgx.Identifier{schema, "evento_events"}.Sanitize()
@@ -68,9 +71,23 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		x   *postgres.Executor
 		err error
 	}
+	// The upgrading executor has one connection: the one that ran the
+	// migrations, whose setting is checked afterwards.
+	cfg, err := pgxpool.ParseConfig(dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	upgrading, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upgrading.Close()
+	upgrade, stop := context.WithCancel(ctx)
+	defer stop() // before the pool closes: a test that fails ends the upgrade
 	done := make(chan opened, 1)
 	go func() {
-		x, err := postgres.Open(ctx, dsn(), postgres.WithSchema(schema))
+		x, err := postgres.New(upgrade, upgrading, postgres.WithSchema(schema))
 		done <- opened{x, err}
 	}()
 	// Appends and reads of other sessions run while the upgrade waits: each
@@ -84,11 +101,35 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		if err == nil {
 			_, err = probe.Exec(qctx, `SELECT count(*) FROM `+events)
 		}
+		if err == nil {
+			_, err = probe.Exec(qctx, `SELECT count(*) FROM `+pgx.Identifier{schema, "evento_subscriptions"}.Sanitize())
+		}
 		cancel()
 		if err != nil {
 			t.Fatalf("query %d of another session, %v after it began, while the upgrade waited: %v", i, time.Since(began), err)
 		}
 		time.Sleep(25 * time.Millisecond)
+	}
+	// Nothing of the waiting upgrade holds back the horizon: readers of
+	// the log see the appends made meanwhile.
+	var tx uint64
+	if err := probe.QueryRow(ctx, `INSERT INTO `+events+` (id, aggregate_type, aggregate_id, version, name, timestamp)`+
+		` VALUES (gen_random_uuid(), 'probe', 'p', 41, 'Probed', now()) RETURNING tx_id`).Scan(&tx); err != nil {
+		t.Fatal(err)
+	}
+	horizon := pgx.Identifier{schema, "evento_horizon"}.Sanitize() + "()"
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var passed bool
+		if err := probe.QueryRow(ctx, `SELECT `+horizon+` > $1::text::xid8`, fmt.Sprint(tx)).Scan(&passed); err != nil {
+			t.Fatal(err)
+		}
+		if passed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the horizon stays behind transaction %d, committed 5s ago, while the upgrade waits", tx)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	select {
 	case o := <-done:
@@ -119,7 +160,7 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		t.Error("the upgrade left the index")
 	}
 	var timeout string
-	if err := probe.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
-		t.Errorf("lock_timeout of another session = %q, %v", timeout, err)
+	if err := upgrading.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
+		t.Errorf("lock_timeout of the connection that ran the migrations = %q, %v; want its own, 0", timeout, err)
 	}
 }

@@ -29,17 +29,46 @@ type Schema struct {
 	Begin []string
 	// Migrations holds every step, versions 1, 2, 3, ... in order.
 	Migrations []Migration
+	// Retry, when set, reports whether a run that failed with err, and was
+	// rolled back, is tried again, from Begin, after RetryPause. PostgreSQL
+	// bounds every lock wait of a run (lock_timeout, set in Begin) and tries
+	// again when one times out: a migration that needs a busy table's
+	// exclusive lock then holds back the queries queued behind its wait for
+	// that long at most, and nothing of the run (its transaction id, the
+	// locks of its other steps) outlives a failed attempt.
+	Retry func(err error) bool
+	// RetryPause is the pause between two runs (see Retry).
+	RetryPause time.Duration
 }
 
 // Migrate applies, in one transaction, every migration that db has not
 // applied yet. A database that has applied more migrations than s knows
-// (written by a newer build) is left alone.
+// (written by a newer build) is left alone. A run that fails in a way
+// s.Retry accepts is run again until it succeeds, fails otherwise, or ctx
+// ends.
 func (s *Schema) Migrate(ctx context.Context, db *sql.DB) error {
 	for i, m := range s.Migrations {
 		if m.Version != int64(i)+1 {
 			return fmt.Errorf("evento: migration %d has version %d", i+1, m.Version)
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.run(ctx, db)
+		if err == nil || s.Retry == nil || !s.Retry(err) {
+			return err
+		}
+		pause := time.NewTimer(s.RetryPause)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return fmt.Errorf("evento: migrate: %w; run %d failed: %v", context.Cause(ctx), attempt, err)
+		case <-pause.C:
+		}
+	}
+}
+
+// run applies the pending migrations in one transaction.
+func (s *Schema) run(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("evento: migrate: %w", err)

@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -118,5 +121,59 @@ func TestMigrateConcurrentOpeners(t *testing.T) {
 	var n int
 	if err := openSQLite(t, path).QueryRow("SELECT COUNT(*) FROM a").Scan(&n); err != nil || n != 1 {
 		t.Errorf("COUNT(*) = %d, %v; want 1", n, err)
+	}
+}
+
+// A run that fails in a way Retry accepts is rolled back and run again,
+// after the pause, until it succeeds; one that fails otherwise, or a
+// context that ends between runs, ends Migrate.
+func TestMigrateRetries(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t, filepath.Join(t.TempDir(), "m.db"))
+	s := testSchema(
+		Migration{Version: 1, Statements: []string{"CREATE TABLE a (x INTEGER)"}},
+		Migration{Version: 2, Statements: []string{"INSERT INTO a SELECT x FROM gate"}},
+	)
+	runs := 0
+	s.RetryPause = time.Millisecond
+	s.Retry = func(err error) bool {
+		runs++
+		if !strings.Contains(err.Error(), "no such table: gate") {
+			return false
+		}
+		if runs == 3 { // the gate opens after the third failed run
+			if _, err := db.Exec("CREATE TABLE gate (x INTEGER); INSERT INTO gate VALUES (7)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return true
+	}
+	if err := s.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 3 {
+		t.Errorf("%d failed runs, want 3", runs)
+	}
+	var x int
+	if err := db.QueryRow("SELECT x FROM a").Scan(&x); err != nil || x != 7 {
+		t.Errorf("a holds %d, %v; want 7, inserted once", x, err)
+	}
+	if vs := appliedVersions(t, db); len(vs) != 2 {
+		t.Errorf("applied versions %v, want [1 2]", vs)
+	}
+
+	// A refused error ends Migrate at once; a context that ends does too.
+	broken := testSchema(Migration{Version: 1, Statements: []string{"SELECT * FROM missing"}})
+	broken.RetryPause = time.Hour
+	broken.Retry = func(error) bool { return false }
+	if err := broken.Migrate(ctx, openSQLite(t, filepath.Join(t.TempDir(), "b.db"))); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Migrate = %v, want the statement's error", err)
+	}
+	broken.Retry = func(error) bool { return true }
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := broken.Migrate(short, openSQLite(t, filepath.Join(t.TempDir(), "c.db")))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Migrate = %v, want the context's error and the last run's", err)
 	}
 }
