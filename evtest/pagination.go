@@ -14,6 +14,7 @@ var paginationScenarios = []scenario{
 	{"MatchesReference", testPaginationMatchesReference},
 	{"InvalidArgs", testPaginationInvalidArgs},
 	{"MalformedCursor", testPaginationMalformedCursor},
+	{"ManyFilters", testPaginationManyFilters},
 }
 
 // Aggregate types of the pagination data set. Their payloads are raw bytes,
@@ -228,6 +229,49 @@ func testPaginationInvalidArgs(t *testing.T, h *harness) {
 	page := must(st.Read(ctx, evento.Query{Args: cursor.Forward(cursor.MaxLimit, "")}))(t)
 	if len(page.Edges) != 3 || page.PageInfo.HasNextPage {
 		t.Errorf("page of MaxLimit = %d edges, HasNextPage %v; want 3, false", len(page.Edges), page.PageInfo.HasNextPage)
+	}
+}
+
+// testPaginationManyFilters reads with evento.MaxFilters filters: the
+// same filter repeated, and filters of aggregates and of names of one type
+// that overlap pairwise, with and without a routing key, both ways.
+func testPaginationManyFilters(t *testing.T, h *harness) {
+	st, exec := h.open(t)
+	if _, merged := exec.(*evento.Group); merged {
+		t.Skip("evtest: a Group merges its members' logs; cursor.Paginate over positions is not its reference")
+	}
+	full := pageDataSet(t, st, exec)
+	repeated := make([]evento.Filter, evento.MaxFilters)
+	for i := range repeated {
+		repeated[i] = evento.Filter{AggregateType: pageTypes[0], Name: "Created"}
+	}
+	var overlapping []evento.Filter
+	for i := range evento.MaxFilters / 2 {
+		name := fmt.Sprint("Name-", i)
+		if i < len(pageNames) {
+			name = pageNames[i]
+		}
+		overlapping = append(overlapping,
+			evento.Filter{AggregateType: pageTypes[0], AggregateID: fmt.Sprint("agg-", i)},
+			evento.Filter{AggregateType: pageTypes[0], Name: name})
+	}
+	for what, filters := range map[string][]evento.Filter{"repeated": repeated, "overlapping": overlapping} {
+		for mode, rk := range map[string]evento.RoutingKey{"any": evento.AnyRoutingKey(), "red": evento.RoutingKeyOf("red")} {
+			q := evento.Query{Filters: filters, RoutingKey: rk}
+			var want []*evento.Event
+			for _, e := range full {
+				if q.Match(e) {
+					want = append(want, e)
+				}
+			}
+			if len(want) == 0 && mode == "any" {
+				t.Fatalf("%s: the data set has no event to match", what)
+			}
+			for _, size := range []int{7, 1000} {
+				walk(t, st, q, want, size, false, what+" filters, routing key "+mode)
+				walk(t, st, q, want, size, true, what+" filters, routing key "+mode)
+			}
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/filter"
 )
 
 // Read returns one page of the events that match q, in global order. It
@@ -134,7 +135,7 @@ func (r *reader) close() {
 // the routing key index when q names a key or no key.
 func (r *reader) plan(q *evento.Query) (stream, error) {
 	var s stream
-	if filters := simplify(q.Filters); len(filters) > 0 {
+	if filters := filter.Simplify(q.Filters); len(filters) > 0 {
 		streams := make([]stream, len(filters))
 		for i, f := range filters {
 			var err error
@@ -271,39 +272,3 @@ func decodeAt(it *pebbledb.Iterator, pos uint64) (*evento.Event, error) {
 }
 
 func (l *eventLoader) close() error { return l.it.Close() }
-
-// simplify drops the filters that another filter of the query already
-// covers: every filter of a type that is read whole, and every (type, id,
-// name) whose aggregate or whose (type, name) is read whole. Fewer filters
-// mean fewer streams to merge; the result matches the same events.
-func simplify(filters []evento.Filter) []evento.Filter {
-	type typeName struct{ typ, name string }
-	wholeType := make(map[string]bool)
-	wholeAggregate := make(map[aggregateRef]bool)
-	wholeName := make(map[typeName]bool)
-	for _, f := range filters {
-		switch {
-		case f.AggregateID == "" && f.Name == "":
-			wholeType[f.AggregateType] = true
-		case f.Name == "":
-			wholeAggregate[aggregateRef{f.AggregateType, f.AggregateID}] = true
-		case f.AggregateID == "":
-			wholeName[typeName{f.AggregateType, f.Name}] = true
-		}
-	}
-	seen := make(map[evento.Filter]bool, len(filters))
-	out := make([]evento.Filter, 0, len(filters))
-	for _, f := range filters {
-		narrow := f.AggregateID != "" || f.Name != ""
-		switch {
-		case seen[f],
-			narrow && wholeType[f.AggregateType],
-			f.AggregateID != "" && f.Name != "" &&
-				(wholeAggregate[aggregateRef{f.AggregateType, f.AggregateID}] || wholeName[typeName{f.AggregateType, f.Name}]):
-			continue
-		}
-		seen[f] = true
-		out = append(out, f)
-	}
-	return out
-}

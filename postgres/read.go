@@ -85,8 +85,13 @@ func scanEvents(n int, query func() (pgx.Rows, error)) ([]*evento.Event, error) 
 // is the union of a read of each filter, one page of each, through the
 // index of its shape (sqlstore.Keyset.UnionStatement; a filter of one
 // aggregate pages by version): every page is then a range read of each
-// filter's index, whatever the table's statistics.
+// filter's index, whatever the table's statistics. Filters that others
+// cover are dropped first, so that the union's exclusions stay few.
 func (x *Executor) readStatement(q *evento.Query) (string, []any, error) {
+	q, err := sqlstore.Simplified(q)
+	if err != nil {
+		return "", nil, err
+	}
 	switch {
 	case sqlstore.OneAggregate(q.Filters):
 		return x.stmt.aggregate.Statement(dialect, x.stmt.selectEvents, q)

@@ -1,6 +1,9 @@
 package sqlstore
 
-import "github.com/eventogo/evento"
+import (
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/internal/filter"
+)
 
 // Indexes names an events table's read indexes, each of which ends with
 // the position column, for [EventReader.ForceIndexes].
@@ -22,13 +25,13 @@ type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
 // index (FORCE INDEX: MySQL's syntax, for a dialect of question-mark
 // placeholders):
 //
-//   - a read of one filter, or of several of one aggregate type, reads the
-//     index of its shape: of the aggregate when its filters are of one
-//     aggregate, of the type and name when its one filter has a name, else
-//     of the type (several filters of a type read the type's index);
+//   - a read of one filter, or of several of one aggregate, reads the index
+//     of its shape: of the aggregate when it has an aggregate id, of the
+//     type and name when it has a name, else of the type;
 //   - a read of a routing key and no filter reads the routing key's;
-//   - a read of filters of several types is a union of the reads of each
-//     filter, each through its index (see Keyset.UnionStatement);
+//   - a read of several filters is a union of the reads of each filter,
+//     each through its index (see Keyset.UnionStatement), once the filters
+//     that others cover are dropped;
 //   - a read of no filter and any routing key is left to the planner,
 //     which reads the primary key.
 //
@@ -39,11 +42,13 @@ type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
 // one and skips those at or before the cursor, so that a page costs in
 // proportion to the events before it, and a catch-up in the square of the
 // log's size; the same holds for the other indexes. With the index named
-// it reads the range (type, cursor) to (type, bound) instead. Filters of
-// several types, left to the planner, read either the primary key (every
-// row from the cursor on until a page of matches) or the ranges of each
-// type and then sort every match after the cursor; the union reads at most
-// a page of each filter.
+// it reads the range (type, cursor) to (type, bound) instead. Several
+// filters, left to the planner, read either the primary key (every row
+// from the cursor on until a page of matches) or the ranges of each filter
+// and then sort every match after the cursor, and naming the type's index
+// for several filters of a type would read all of the type's events to
+// find a few aggregates' ones; the union reads at most a page of each
+// filter.
 //
 // A read of one aggregate through a keyset that pages by version (see
 // ByVersion) names no index: the version key serves it.
@@ -61,10 +66,26 @@ func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
 	if r.forced == nil || k.Table != "" && OneAggregate(q.Filters) {
 		return k.Statement(r.dialect, r.head, q)
 	}
-	if len(q.Filters) > 1 && !oneType(q.Filters) {
+	q, err := Simplified(q)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(q.Filters) > 1 && !OneAggregate(q.Filters) {
 		return k.UnionStatement(r.dialect, Union{Columns: EventColumns, Table: r.table, Index: r.forced.index}, q)
 	}
 	return k.Statement(r.dialect, r.head+r.forced.clause(q), q)
+}
+
+// Simplified validates q and returns it without the filters that others
+// of its filters cover (filter.Simplify): the same events, fewer reads to
+// unite.
+func Simplified(q *evento.Query) (*evento.Query, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	simple := *q
+	simple.Filters = filter.Simplify(q.Filters)
+	return &simple, nil
 }
 
 // index returns the FORCE INDEX clause of the read of filter f alone.
@@ -73,9 +94,9 @@ func (f *forcedIndexes) index(filter evento.Filter, q *evento.Query) string {
 	return f.clause(&one)
 }
 
-// clause returns the FORCE INDEX clause of a read of q's filters, all of
-// one aggregate type (or none), and q's routing key; empty for a read of
-// everything.
+// clause returns the FORCE INDEX clause of a read of q's filters (none,
+// one, or several of one aggregate) and q's routing key; empty for a read
+// of everything.
 func (f *forcedIndexes) clause(q *evento.Query) string {
 	switch {
 	case len(q.Filters) == 0:
@@ -85,22 +106,10 @@ func (f *forcedIndexes) clause(q *evento.Query) string {
 		return f.routingKey
 	case OneAggregate(q.Filters):
 		return f.aggregate
-	case len(q.Filters) > 1:
-		return f.typ
 	case q.Filters[0].AggregateID != "":
 		return f.aggregate
 	case q.Filters[0].Name != "":
 		return f.typeName
 	}
 	return f.typ
-}
-
-// oneType reports whether filters are all of one aggregate type.
-func oneType(filters []evento.Filter) bool {
-	for _, f := range filters {
-		if f.AggregateType != filters[0].AggregateType {
-			return false
-		}
-	}
-	return true
 }
