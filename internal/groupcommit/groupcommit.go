@@ -82,6 +82,10 @@ type Queue struct {
 	added chan struct{}
 	// wait, when not zero, replaces gatherWait (tests).
 	wait time.Duration
+	// misses counts the gathers in a row that ended without the commits
+	// they waited for; skip is the number of Takes left that do not wait
+	// (see gather).
+	misses, skip int
 }
 
 // Add queues c for an appender whose context is ctx.
@@ -108,9 +112,20 @@ func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
 // each a round trip and a flush. A lone appender, or appenders of a single
 // aggregate (whose batch commits one of them at most: waiting for the
 // others would only space out the rounds), never wait.
+//
+// An appender that shared a batch once and then went quiet would make
+// every later batch wait for it in vain (a short timer lasts a millisecond
+// when nothing else runs): after a wait that ends without the commits,
+// the next 1, 3, 7, ... 255 Takes do not wait, until a wait pays off
+// again.
 func (q *Queue) gather() {
 	q.mu.Lock()
 	if len(q.waiting) == 0 || len(q.waiting) >= q.last {
+		q.mu.Unlock()
+		return
+	}
+	if q.skip > 0 {
+		q.skip--
 		q.mu.Unlock()
 		return
 	}
@@ -129,15 +144,26 @@ func (q *Queue) gather() {
 		case <-q.added:
 			q.mu.Lock()
 			enough := len(q.waiting) >= q.last
+			if enough {
+				q.misses = 0
+			}
 			q.mu.Unlock()
 			if enough {
 				return
 			}
 		case <-timer.C:
+			q.mu.Lock()
+			q.misses++
+			q.skip = 1<<min(q.misses, maxMisses) - 1
+			q.mu.Unlock()
 			return
 		}
 	}
 }
+
+// maxMisses caps the back-off of gather: 2^maxMisses - 1 Takes without a
+// wait at most.
+const maxMisses = 8
 
 // Len is the number of queued commits.
 func (q *Queue) Len() int {

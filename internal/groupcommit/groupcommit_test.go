@@ -231,3 +231,56 @@ func TestTakeGathersAggregates(t *testing.T) {
 		t.Fatal("Take waits for appenders of the one aggregate of the previous batch")
 	}
 }
+
+// A wait that ends without the commits it waited for makes the next Takes
+// skip waiting, more of them after each such wait, until a wait pays off.
+func TestTakeGatherBacksOff(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	q.wait = 50 * time.Millisecond // long: a Take that does not wait is far quicker
+	limits := Limits{MaxCommits: 10, MaxEvents: 100}
+	pair := func() {
+		q.Add(ctx, commit("a", 1))
+		q.Add(ctx, commit("b", 1))
+		if got := len(q.Take(limits)); got != 2 {
+			t.Fatalf("batch of %d commits, want 2", got)
+		}
+	}
+	// lone takes the batch of one commit, reporting whether it waited.
+	lone := func() bool {
+		q.Add(ctx, commit("a", 1))
+		start := time.Now()
+		if got := len(q.Take(limits)); got != 1 {
+			t.Fatalf("batch of %d commits, want 1", got)
+		}
+		return time.Since(start) >= q.wait
+	}
+	var waits []bool
+	for range 12 {
+		pair() // the next Take expects two commits
+		waits = append(waits, lone())
+	}
+	// A miss, then one Take that would wait skips; a miss, then three; ...
+	want := []bool{true, false, true, false, false, false, true, false, false, false, false, false}
+	for i, w := range want {
+		if waits[i] != w {
+			t.Fatalf("Takes waited %v, want %v first", waits, want)
+		}
+	}
+	// A wait that pays off resets the back-off.
+	q.mu.Lock()
+	q.skip, q.wait = 0, time.Minute
+	q.mu.Unlock()
+	pair()
+	q.Add(ctx, commit("a", 1))
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		q.Add(ctx, commit("b", 1))
+	}()
+	if got := len(q.Take(limits)); got != 2 {
+		t.Fatalf("batch of %d commits, want 2", got)
+	}
+	if q.misses != 0 {
+		t.Errorf("misses = %d after a wait that paid off, want 0", q.misses)
+	}
+}
