@@ -4,13 +4,14 @@
 // Connect with [Open], which makes a pgxpool.Pool from a DSN and closes it
 // on Close, or wrap a pool you already have with [New]; either runs the
 // schema migrations, which are safe when several processes start at once.
-// A run of the migrations waits 200ms at most for each lock it needs, and
-// is rolled back and tried again half a second later when a wait times out
-// (version 3 drops an index, which needs the events table's exclusive
-// lock): a long query on the table delays the upgrade, and holds back the
-// appends and reads of the running processes for 200ms at a time. Open
-// tries until the run succeeds or its context ends, and then fails with
-// the schema unchanged.
+// A run of the migrations waits a bounded time for each lock it needs
+// (200ms, twice as long at every run, 3.2s at most), and is rolled back
+// and run again after a pause when a wait times out (version 3 drops an
+// index, which needs the events table's exclusive lock; version 2 alters
+// the subscriptions table): a long query on such a table delays the
+// upgrade, and holds back the appends and reads of the running processes
+// for one wait at a time. Open runs them until they succeed or its context
+// ends, and then fails with the schema unchanged.
 //
 //	exec, err := postgres.Open(ctx, "postgres://app@db:5432/app")
 //	if err != nil { ... }

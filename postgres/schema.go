@@ -127,7 +127,7 @@ func (n names) txFunctions(base uint64) []string {
 // events table's exclusive lock, which waits for the queries running on
 // the table and, while it waits, holds back every query that comes after
 // it: every run of the migrations waits lockWait at most for a lock and
-// is tried again, from the start, after retryPause (see Begin below). A
+// is tried again, from the start, after a pause (see Attempt below). A
 // process of an older build still runs on this schema, but reads one
 // aggregate without its index: upgrade every process of a store together.
 func schema(n names) *sqlstore.Schema {
@@ -199,23 +199,30 @@ func schema(n names) *sqlstore.Schema {
 		// lock too, and only when missing, so that a role without CREATE on
 		// the database can use a schema made for it.
 		//
-		// Every lock wait of a run, the advisory lock's too, lasts lockWait
-		// at most (lock_timeout, for the run's transaction only): a run that
-		// times out is rolled back, releasing what it held (its transaction
-		// id too, which would hold back the horizon of every reader), and
-		// tried again after retryPause, until it succeeds or Open's context
-		// ends. A long query on a table a migration must lock exclusively
-		// then delays the upgrade, and holds back the table's other queries
-		// for lockWait at a time.
+		// Every lock wait of a run after the advisory lock is bounded
+		// (lock_timeout, for the run's transaction only: 200ms, then twice
+		// as long at every run, up to 3.2s): a run that times out is rolled
+		// back, releasing what it held (its transaction id too, which would
+		// hold back the horizon of every reader), and run again after a
+		// pause as long as its wait (half a second at least), until it
+		// succeeds or Open's context ends. A long query on a table that a
+		// migration must lock exclusively then delays the upgrade, and holds
+		// back the table's other queries for one wait at a time; the longer
+		// waits outlast transactions that overlap one another (and reach
+		// deadlock_timeout, after which the server cancels an autovacuum
+		// that is in the way).
 		Begin: []string{
 			"BEGIN",
-			"SET LOCAL lock_timeout = '" + lockWait + "'",
 			n.lock(),
 			`DO $evento$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ` +
 				literal(n.schemaName) + `) THEN CREATE SCHEMA ` + n.schema + `; END IF; END $evento$`,
 		},
-		Retry:      lockTimedOut,
-		RetryPause: retryPause,
+		Attempt: func(run int) []string {
+			return []string{fmt.Sprintf("SET LOCAL lock_timeout = %d", lockWait(run).Milliseconds())}
+		},
+		Retry: func(err error, run int) (time.Duration, bool) {
+			return max(minRetryPause, lockWait(run)), lockTimedOut(err)
+		},
 		Migrations: []sqlstore.Migration{
 			{Version: 1, Statements: v1},
 			{Version: 2, Statements: v2},
@@ -224,13 +231,15 @@ func schema(n names) *sqlstore.Schema {
 	}
 }
 
-// lockWait is the longest a run of the migrations waits for a lock;
-// retryPause is the pause before the next run, during which the queries
-// queued behind the wait run (see schema).
-const (
-	lockWait   = "200ms"
-	retryPause = 500 * time.Millisecond
-)
+// lockWait is the longest that run number run (1, 2, ...) of the
+// migrations waits for a lock: 200ms, doubled at every run, 3.2s at most.
+func lockWait(run int) time.Duration {
+	return 200 * time.Millisecond << min(run-1, 4)
+}
+
+// minRetryPause is the shortest pause between two runs of the migrations,
+// during which the queries queued behind a timed-out wait run.
+const minRetryPause = 500 * time.Millisecond
 
 // lockTimedOut reports whether err is a lock wait that lock_timeout ended
 // (SQLSTATE 55P03, lock_not_available).

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -29,52 +31,66 @@ type Schema struct {
 	Begin []string
 	// Migrations holds every step, versions 1, 2, 3, ... in order.
 	Migrations []Migration
-	// Retry, when set, reports whether a run that failed with err, and was
-	// rolled back, is tried again, from Begin, after RetryPause. PostgreSQL
-	// bounds every lock wait of a run (lock_timeout, set in Begin) and tries
-	// again when one times out: a migration that needs a busy table's
-	// exclusive lock then holds back the queries queued behind its wait for
-	// that long at most, and nothing of the run (its transaction id, the
-	// locks of its other steps) outlives a failed attempt.
-	Retry func(err error) bool
-	// RetryPause is the pause between two runs (see Retry).
-	RetryPause time.Duration
+	// Attempt, when set, returns the statements that start run number run
+	// (1, 2, ...) of the migrations, after Begin: PostgreSQL bounds the
+	// run's lock waits there (lock_timeout), longer at every run.
+	Attempt func(run int) []string
+	// Retry, when set, decides on run number run, which failed with err and
+	// was rolled back: whether to run again, from Begin, and after which
+	// pause. PostgreSQL runs again after a lock wait that timed out: a
+	// migration that needs a busy table's exclusive lock holds back the
+	// queries queued behind its wait for that long at most, and nothing of
+	// a failed run (its transaction id, the locks of its other steps)
+	// outlives it.
+	Retry func(err error, run int) (pause time.Duration, again bool)
 }
 
 // Migrate applies, in one transaction, every migration that db has not
 // applied yet. A database that has applied more migrations than s knows
 // (written by a newer build) is left alone. A run that fails in a way
 // s.Retry accepts is run again until it succeeds, fails otherwise, or ctx
-// ends.
+// ends (the error then wraps ctx's error, its cause, and the last run's).
 func (s *Schema) Migrate(ctx context.Context, db *sql.DB) error {
 	for i, m := range s.Migrations {
 		if m.Version != int64(i)+1 {
 			return fmt.Errorf("evento: migration %d has version %d", i+1, m.Version)
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, db)
-		if err == nil || s.Retry == nil || !s.Retry(err) {
+	for run := 1; ; run++ {
+		err := s.run(ctx, db, run)
+		if err == nil || s.Retry == nil {
 			return err
 		}
-		pause := time.NewTimer(s.RetryPause)
+		pause, again := s.Retry(err, run)
+		if !again {
+			return err
+		}
+		timer := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
-			pause.Stop()
-			return fmt.Errorf("evento: migrate: %w; run %d failed: %v", context.Cause(ctx), attempt, err)
-		case <-pause.C:
+			timer.Stop()
+			cause := context.Cause(ctx)
+			if !errors.Is(cause, ctx.Err()) {
+				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
+			}
+			return fmt.Errorf("evento: migrate: %w; run %d failed: %w", cause, run, err)
+		case <-timer.C:
 		}
 	}
 }
 
-// run applies the pending migrations in one transaction.
-func (s *Schema) run(ctx context.Context, db *sql.DB) error {
+// run applies the pending migrations in one transaction, as run number n.
+func (s *Schema) run(ctx context.Context, db *sql.DB, n int) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("evento: migrate: %w", err)
 	}
 	defer conn.Close()
-	for _, stmt := range s.Begin {
+	begin := s.Begin
+	if s.Attempt != nil {
+		begin = append(slices.Clip(begin), s.Attempt(n)...)
+	}
+	for _, stmt := range begin {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			Rollback(ctx, conn)
 			return fmt.Errorf("evento: migrate: begin: %w", err)

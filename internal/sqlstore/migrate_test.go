@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,24 +136,31 @@ func TestMigrateRetries(t *testing.T) {
 		Migration{Version: 2, Statements: []string{"INSERT INTO a SELECT x FROM gate"}},
 	)
 	runs := 0
-	s.RetryPause = time.Millisecond
-	s.Retry = func(err error) bool {
+	var started []int
+	s.Attempt = func(run int) []string {
+		started = append(started, run)
+		return []string{"SELECT 1"}
+	}
+	s.Retry = func(err error, run int) (time.Duration, bool) {
 		runs++
+		if run != runs {
+			t.Errorf("Retry of run %d, want %d", run, runs)
+		}
 		if !strings.Contains(err.Error(), "no such table: gate") {
-			return false
+			return 0, false
 		}
 		if runs == 3 { // the gate opens after the third failed run
 			if _, err := db.Exec("CREATE TABLE gate (x INTEGER); INSERT INTO gate VALUES (7)"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return true
+		return time.Millisecond, true
 	}
 	if err := s.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if runs != 3 {
-		t.Errorf("%d failed runs, want 3", runs)
+	if runs != 3 || !slices.Equal(started, []int{1, 2, 3, 4}) {
+		t.Errorf("%d failed runs, runs started %v; want 3, [1 2 3 4]", runs, started)
 	}
 	var x int
 	if err := db.QueryRow("SELECT x FROM a").Scan(&x); err != nil || x != 7 {
@@ -164,16 +172,22 @@ func TestMigrateRetries(t *testing.T) {
 
 	// A refused error ends Migrate at once; a context that ends does too.
 	broken := testSchema(Migration{Version: 1, Statements: []string{"SELECT * FROM missing"}})
-	broken.RetryPause = time.Hour
-	broken.Retry = func(error) bool { return false }
+	broken.Retry = func(error, int) (time.Duration, bool) { return time.Hour, false }
 	if err := broken.Migrate(ctx, openSQLite(t, filepath.Join(t.TempDir(), "b.db"))); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("Migrate = %v, want the statement's error", err)
 	}
-	broken.Retry = func(error) bool { return true }
+	broken.Retry = func(error, int) (time.Duration, bool) { return time.Hour, true }
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	err := broken.Migrate(short, openSQLite(t, filepath.Join(t.TempDir(), "c.db")))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("Migrate = %v, want the context's error and the last run's", err)
+	}
+	stopping := errors.New("stopping")
+	cancelled, cancelCause := context.WithCancelCause(ctx)
+	time.AfterFunc(20*time.Millisecond, func() { cancelCause(stopping) })
+	err = broken.Migrate(cancelled, openSQLite(t, filepath.Join(t.TempDir(), "d.db")))
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, stopping) {
+		t.Errorf("Migrate = %v, want context.Canceled and its cause", err)
 	}
 }
