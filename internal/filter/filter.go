@@ -9,6 +9,9 @@ import "github.com/eventogo/evento"
 // the whole aggregate or of the type and name reads. The filters left
 // match the same events, in the order they came.
 func Simplify(filters []evento.Filter) []evento.Filter {
+	if len(filters) < 2 {
+		return filters
+	}
 	type (
 		aggregate struct{ typ, id string }
 		typeName  struct{ typ, name string }
