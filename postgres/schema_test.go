@@ -21,16 +21,8 @@ import (
 // was.
 func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 	ctx := context.Background()
-	schema := freshSchema(t)
-	pool, err := pgxpool.New(ctx, dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 	// From version 1: version 2 alters the subscriptions table.
-	if err := postgres.MigrateTo(ctx, pool, 1, postgres.WithSchema(schema)); err != nil {
-		t.Fatal(err)
-	}
+	schema, pool := versionOne(t)
 	events := pgx.Identifier{schema, "evento_events"}.Sanitize()
 	indexExists := func() bool {
 		t.Helper()
@@ -172,15 +164,7 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 // still gets through: every run waits longer than the one before.
 func TestSchemaUpgradeOutwaitsOverlappingTransactions(t *testing.T) {
 	ctx := context.Background()
-	schema := freshSchema(t)
-	pool, err := pgxpool.New(ctx, dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, 1, postgres.WithSchema(schema)); err != nil {
-		t.Fatal(err)
-	}
+	schema, pool := versionOne(t)
 	subscriptions := pgx.Identifier{schema, "evento_subscriptions"}.Sanitize()
 	work, stop := context.WithCancel(ctx)
 	var workers sync.WaitGroup
@@ -218,4 +202,20 @@ func TestSchemaUpgradeOutwaitsOverlappingTransactions(t *testing.T) {
 	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
 		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
 	}
+}
+
+// versionOne returns a schema of its own, with the tables of schema
+// version 1 only, and a pool to the server, closed when the test ends.
+func versionOne(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	schema := freshSchema(t)
+	pool, err := pgxpool.New(context.Background(), dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.MigrateTo(context.Background(), pool, 1, postgres.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	return schema, pool
 }

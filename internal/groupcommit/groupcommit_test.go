@@ -191,16 +191,7 @@ func TestTakeGathers(t *testing.T) {
 	// After a batch of one, a lone appender does not wait.
 	q.wait = time.Minute
 	q.Add(ctx, commit("e", 1))
-	done := make(chan int)
-	go func() { done <- len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})) }()
-	select {
-	case n := <-done:
-		if n != 1 {
-			t.Fatalf("batch of %d commits, want 1", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Take waits for a lone appender")
-	}
+	takeAtOnce(t, &q, 1, "a lone appender")
 	// Nothing queued: nothing to wait for.
 	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 0 {
 		t.Fatalf("batch of %d commits from an empty queue", got)
@@ -220,15 +211,22 @@ func TestTakeGathersAggregates(t *testing.T) {
 		t.Fatalf("first batch of %d commits, want 4", got)
 	}
 	q.Add(ctx, commit("same", 1))
+	takeAtOnce(t, &q, 1, "appenders of the one aggregate of the previous batch")
+}
+
+// takeAtOnce takes a batch from q, whose wait is long, and fails unless
+// Take returns want commits without waiting for more (for whom).
+func takeAtOnce(t *testing.T, q *Queue, want int, whom string) {
+	t.Helper()
 	done := make(chan int)
 	go func() { done <- len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})) }()
 	select {
 	case n := <-done:
-		if n != 1 {
-			t.Fatalf("batch of %d commits, want 1", n)
+		if n != want {
+			t.Fatalf("batch of %d commits, want %d", n, want)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Take waits for appenders of the one aggregate of the previous batch")
+		t.Fatalf("Take waits for %s", whom)
 	}
 }
 
