@@ -116,8 +116,8 @@ func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
 // An appender that shared a batch once and then went quiet would make
 // every later batch wait for it in vain (a short timer lasts a millisecond
 // when nothing else runs): after a wait that ends without the commits,
-// the next 1, 3, 7, ... 255 Takes do not wait, until a wait pays off
-// again.
+// the next 1, 3, 7, ... 255 Takes that would wait do not, until a wait
+// pays off again.
 func (q *Queue) gather() {
 	q.mu.Lock()
 	if len(q.waiting) == 0 || len(q.waiting) >= q.last {
@@ -188,7 +188,6 @@ func (q *Queue) Withdraw(r *Request) bool {
 // fewer commits are queued than the previous batch wrote to aggregates, it
 // first waits a little for more (see gather).
 func (q *Queue) Take(l Limits) []*Request {
-	type aggregate struct{ typ, id string }
 	q.gather()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -225,9 +224,11 @@ func (q *Queue) Take(l Limits) []*Request {
 	return batch
 }
 
+// aggregate identifies an aggregate.
+type aggregate struct{ typ, id string }
+
 // aggregates counts the distinct aggregates of batch.
 func aggregates(batch []*Request) int {
-	type aggregate struct{ typ, id string }
 	if len(batch) < 2 {
 		return len(batch)
 	}
