@@ -50,8 +50,13 @@ type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
 // find a few aggregates' ones; the union reads at most a page of each
 // filter.
 //
-// A read of one aggregate through a keyset that pages by version (see
-// ByVersion) names no index: the version key serves it.
+// A read of one index from either end of the log (no cursor) names no
+// index: the planner's lookup of the filter's prefix starts where the read
+// does, and in a table that holds little else it may rightly walk the
+// primary key instead (a load of the one aggregate of a table took 1.3 ms
+// that way, 1.8 ms through the aggregate's index). A read of one aggregate
+// through a keyset that pages by version (see ByVersion) names no index
+// either: the version key serves it.
 func (r EventReader) ForceIndexes(ix Indexes) EventReader {
 	force := func(name string) string { return " FORCE INDEX (" + r.dialect.Quote(name) + ")" }
 	r.forced = &forcedIndexes{typ: force(ix.Type), typeName: force(ix.TypeName),
@@ -70,8 +75,14 @@ func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if len(q.Filters) > 1 && !OneAggregate(q.Filters) {
+	switch {
+	case len(q.Filters) > 1 && !OneAggregate(q.Filters):
 		return k.UnionStatement(r.dialect, Union{Columns: EventColumns, Table: r.table, Index: r.forced.index}, q)
+	case q.Args.After == "" && q.Args.Before == "":
+		// From either end, the planner's lookup of the filter's prefix
+		// reads from the right place; and in a table that holds little
+		// else it may rightly walk the primary key instead.
+		return k.Statement(r.dialect, r.head, q)
 	}
 	return k.Statement(r.dialect, r.head+r.forced.clause(q), q)
 }

@@ -97,13 +97,15 @@ func TestStatementRejects(t *testing.T) {
 	}
 }
 
-// A reader that forces indexes names, in the statement of a read that one
-// index serves, that index, and no index in any other read.
+// A reader that forces indexes names, in the statement of a read from a
+// cursor that one index serves, that index, and no index in any other
+// read (several filters: see below).
 func TestStatementForcesIndexes(t *testing.T) {
 	ix := Indexes{Type: "ty", TypeName: "tn", Aggregate: "ag", RoutingKey: "rk"}
 	d := Dialect{Placeholders: QuestionMarks, IdentQuote: '`'}
 	r := NewEventReader(d, "t").ForceIndexes(ix)
 	head := "SELECT " + EventColumns + " FROM t"
+	at := func(seq uint64) cursor.Value { return cursor.Encode(cursor.Position{Seq: seq}) }
 	for _, tc := range []struct {
 		name  string
 		q     evento.Query
@@ -119,8 +121,13 @@ func TestStatementForcesIndexes(t *testing.T) {
 		{"two filters of an aggregate", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1", Name: "N"}, {AggregateType: "A", AggregateID: "1", Name: "M"}}}, "ag"},
 		{"a type, and filters it covers", evento.Query{Filters: []evento.Filter{{AggregateType: "A", Name: "N"}, {AggregateType: "A"}, {AggregateType: "A", AggregateID: "1"}, {AggregateType: "A"}}}, "ty"},
 		{"everything", evento.Query{}, ""},
-		{"any routing key", evento.Query{RoutingKey: evento.AnyRoutingKey(), Args: cursor.Backward(5, "")}, ""},
+		{"any routing key", evento.Query{RoutingKey: evento.AnyRoutingKey(), Args: cursor.Backward(5, at(9))}, ""},
+		{"a type from the start", evento.Query{Filters: []evento.Filter{{AggregateType: "A"}}, Args: cursor.Forward(10, "")}, ""},
+		{"an aggregate from the end", evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "1"}}, Args: cursor.Backward(10, "")}, ""},
 	} {
+		if tc.q.Args == (cursor.Args{}) {
+			tc.q.Args = cursor.Forward(10, at(42))
+		}
 		got, _, err := r.Statement(&tc.q)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
