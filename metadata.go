@@ -1,11 +1,10 @@
 package evento
 
 import (
-	"encoding/binary"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/eventogo/evento/codec"
+	"github.com/eventogo/evento/internal/metawire"
 )
 
 // Metadata describes the request that produced a commit. Every event of a
@@ -87,7 +86,6 @@ func (m *Metadata) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 || decodeMetadataStrings(b, m) {
 		return nil
 	}
-	*m = Metadata{}
 	return decodeMetadataCBOR(b, m)
 }
 
@@ -100,65 +98,16 @@ func decodeMetadataCBOR(b []byte, m *Metadata) error {
 }
 
 // decodeMetadataStrings decodes the usual form of metadata, which every
-// read of an event decodes: a CBOR map of at most the five string fields,
-// keyed 1 to 5, each once, with UTF-8 text values, all of definite length.
-// It reports false, leaving m partly set, for anything else (values, an
-// unknown key, a duplicate, a tag, trailing bytes, ...), which the general
-// decoder then decodes or refuses; for what it accepts, it gives the
-// general decoder's result (FuzzMetadataDecode compares the two).
+// read of an event decodes: a CBOR map of string fields only (see
+// metawire.Strings). It reports false, leaving m unchanged, for anything
+// else, empty input included, which the general decoder then decodes or
+// refuses.
 func decodeMetadataStrings(b []byte, m *Metadata) bool {
-	n, b, ok := cborHead(b, 5)
-	if !ok || n > 5 {
+	f, ok := metawire.Strings(b)
+	if !ok || len(b) == 0 {
 		return false
 	}
-	var seen uint8
-	for range n {
-		var key, size uint64
-		if key, b, ok = cborHead(b, 0); !ok || key < 1 || key > 5 || seen&(1<<key) != 0 {
-			return false
-		}
-		seen |= 1 << key
-		if size, b, ok = cborHead(b, 3); !ok || size > uint64(len(b)) || !utf8.Valid(b[:size]) {
-			return false
-		}
-		v := string(b[:size])
-		b = b[size:]
-		switch key {
-		case 1:
-			m.ID = v
-		case 2:
-			m.RequestedBy = v
-		case 3:
-			m.RequestedAs = v
-		case 4:
-			m.CorrelationID = v
-		case 5:
-			m.CausationID = v
-		}
-	}
-	return len(b) == 0
-}
-
-// cborHead reads the head of a CBOR data item of the given major type and
-// returns its argument (a count, a length or an unsigned value) and the
-// bytes after the head. It reports false for another major type and for
-// indefinite lengths.
-func cborHead(b []byte, major byte) (uint64, []byte, bool) {
-	if len(b) == 0 || b[0]>>5 != major {
-		return 0, nil, false
-	}
-	info, b := b[0]&0x1f, b[1:]
-	switch {
-	case info < 24:
-		return uint64(info), b, true
-	case info == 24 && len(b) >= 1:
-		return uint64(b[0]), b[1:], true
-	case info == 25 && len(b) >= 2:
-		return uint64(binary.BigEndian.Uint16(b)), b[2:], true
-	case info == 26 && len(b) >= 4:
-		return uint64(binary.BigEndian.Uint32(b)), b[4:], true
-	case info == 27 && len(b) >= 8:
-		return binary.BigEndian.Uint64(b), b[8:], true
-	}
-	return 0, nil, false
+	m.ID, m.RequestedBy, m.RequestedAs = string(f[0]), string(f[1]), string(f[2])
+	m.CorrelationID, m.CausationID = string(f[3]), string(f[4])
+	return true
 }

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/pebble"
+	"github.com/oklog/ulid/v2"
 )
 
 // BenchmarkDurableAppend measures commits of one event per second with 1,
@@ -65,4 +68,52 @@ func benchmarkAppend(b *testing.B, writers int, opts ...pebble.Option) float64 {
 	rate := float64(b.N) / time.Since(start).Seconds()
 	b.ReportMetric(rate, "commits/s")
 	return rate
+}
+
+// BenchmarkRead reads pages of 1,000 events from a store of 20,000 events
+// of two aggregate types, through the event table (global) and through
+// the type index (one type, every other commit): the reads a catch-up
+// makes. It reports events read per second and allocations per event.
+func BenchmarkRead(b *testing.B) {
+	x, err := pebble.Open(b.TempDir(), pebble.WithoutSync())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	ctx := context.Background()
+	for i := range 2_000 {
+		typ := "bench/Account"
+		if i%2 == 1 {
+			typ = "bench/Order"
+		}
+		c := newCommit(typ, fmt.Sprintf("aggregate-%d", i), 0, 10)
+		for _, e := range c.Events {
+			e.Metadata = evento.Metadata{ID: ulid.Make().String()}
+		}
+		if err := x.Append(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name    string
+		filters []evento.Filter
+	}{{"global", nil}, {"type", []evento.Filter{{AggregateType: "bench/Account"}}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			events := 0
+			after := cursor.Value("")
+			for b.Loop() {
+				p, err := x.Read(ctx, evento.Query{Filters: bc.filters, Args: cursor.Forward(1000, after)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				events += len(p.Edges)
+				after = p.PageInfo.EndCursor
+				if !p.PageInfo.HasNextPage {
+					after = ""
+				}
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

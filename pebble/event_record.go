@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
-	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/internal/metawire"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -42,33 +42,97 @@ func appendEventRecord(b []byte, timestamp int64, routingKey string, body []byte
 }
 
 // decodeEvent decodes the record of the event at pos. The event shares no
-// memory with v. Its four strings share one allocation of their own (so
-// that keeping one of them keeps no payload alive), and its data another:
-// three allocations per event with the Event, where a string each made
-// six.
+// memory with v. Its strings (and its metadata's, in the usual form) share
+// one allocation of their own, so that keeping one of them keeps no
+// payload alive; its data, when small, shares the event's (see newEvent).
 func decodeEvent(pos uint64, v []byte) (*evento.Event, error) {
 	d := newDecoder("event", v)
-	e := &evento.Event{Position: cursor.Position{Seq: pos}}
-	e.Timestamp = unixMicro(d.varint())
+	timestamp := d.varint()
 	routingKey := d.bytes()
-	copy(e.ID[:], d.fixed(len(ulid.ULID{})))
+	id := d.fixed(len(ulid.ULID{}))
 	aggregateType, aggregateID := d.bytes(), d.bytes()
-	e.Version = d.int64()
+	version := d.int64()
 	name := d.bytes()
 	metadata := d.bytes()
-	e.Data = d.bytesCopy()
+	data := d.bytes()
 	if err := d.end(); err != nil {
 		return nil, err
 	}
-	strs := make([]byte, 0, len(routingKey)+len(aggregateType)+len(aggregateID)+len(name))
+	e := newEvent(data)
+	e.Position.Seq = pos
+	e.Timestamp = unixMicro(timestamp)
+	copy(e.ID[:], id)
+	e.Version = version
+	// Metadata of string fields only, its usual form, shares the strings'
+	// allocation; any other form goes through the general decoder.
+	m, plain := metawire.Strings(metadata)
+	n := len(routingKey) + len(aggregateType) + len(aggregateID) + len(name)
+	if plain {
+		n += m.Len()
+	}
+	strs := make([]byte, 0, n)
 	e.RoutingKey, strs = view(strs, routingKey)
 	e.AggregateType, strs = view(strs, aggregateType)
 	e.AggregateID, strs = view(strs, aggregateID)
-	e.Name, _ = view(strs, name)
-	if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
-		return nil, err
+	e.Name, strs = view(strs, name)
+	if !plain {
+		if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
+			return nil, err
+		}
+		return e, nil
 	}
+	md := &e.Metadata
+	md.ID, strs = view(strs, m[0])
+	md.RequestedBy, strs = view(strs, m[1])
+	md.RequestedAs, strs = view(strs, m[2])
+	md.CorrelationID, strs = view(strs, m[3])
+	md.CausationID, _ = view(strs, m[4])
 	return e, nil
+}
+
+// Events with room for their data in the same allocation, each the size
+// of one of Go's allocation classes (an Event is 240 bytes: the classes of
+// 288, 352 and 448 bytes).
+type (
+	eventWith48 struct {
+		e evento.Event
+		b [48]byte
+	}
+	eventWith112 struct {
+		e evento.Event
+		b [112]byte
+	}
+	eventWith208 struct {
+		e evento.Event
+		b [208]byte
+	}
+)
+
+// newEvent returns an event whose Data is a copy of data (nil when data is
+// empty). Small data shares the event's allocation: whoever keeps the data
+// keeps the event too, which is small, while the event keeps its data
+// anyway. Data's capacity is its length, so an append to it moves it.
+func newEvent(data []byte) *evento.Event {
+	var e *evento.Event
+	var b []byte
+	switch n := len(data); {
+	case n == 0:
+		return new(evento.Event)
+	case n <= 48:
+		x := new(eventWith48)
+		e, b = &x.e, x.b[:n:n]
+	case n <= 112:
+		x := new(eventWith112)
+		e, b = &x.e, x.b[:n:n]
+	case n <= 208:
+		x := new(eventWith208)
+		e, b = &x.e, x.b[:n:n]
+	default:
+		e, b = new(evento.Event), make([]byte, n)
+	}
+	copy(b, data)
+	e.Data = b
+	return e
 }
 
 // eventPlace is where a stored event sits: its aggregate and version.

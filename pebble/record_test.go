@@ -1,6 +1,7 @@
 package pebble_test
 
 import (
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -71,23 +72,65 @@ func TestDecodedEventOwnsItsMemory(t *testing.T) {
 // Keeping a decoded event's strings does not keep its payload alive.
 func TestDecodedStringsHoldNoPayload(t *testing.T) {
 	e := newCommit("bank/Account", "account-7", 0, 1).Events[0]
+	e.Metadata = evento.Metadata{ID: "01J8Z3", RequestedBy: "test"}
 	e.Data = make([]byte, 256<<10)
 	b := pebble.EncodeEventRecord(e)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	kept := make([]string, 100)
-	for i := range kept {
+	kept := make([]string, 200)
+	for i := range 100 {
 		got, err := pebble.DecodeEventRecord(uint64(i+1), b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		kept[i] = got.AggregateID
+		kept[2*i], kept[2*i+1] = got.AggregateID, got.Metadata.ID
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 5<<20 {
-		t.Errorf("100 aggregate ids of decoded 256 KiB events hold %d KiB of heap", grown>>10)
+		t.Errorf("100 aggregate and metadata ids of decoded 256 KiB events hold %d KiB of heap", grown>>10)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// Events decode whole whatever their data's size (each allocation size
+// newEvent picks, and past them) and whatever their metadata's form: the
+// string fields only, which share the strings' allocation, or with
+// values, which the general decoder reads.
+func TestDecodeEventSizesAndMetadata(t *testing.T) {
+	metadata := []evento.Metadata{
+		{},
+		{ID: "01J8Z3"},
+		{ID: "a", RequestedBy: "b", RequestedAs: "c", CorrelationID: "d", CausationID: "é"},
+		{CausationID: "only the last"},
+		evento.Metadata{RequestedBy: "x"}.Set("n", int64(-3)),
+	}
+	for _, size := range []int{0, 1, 48, 49, 112, 113, 208, 209, 5000} {
+		for _, md := range metadata {
+			e := newCommit("bank/Account", "account-7", 0, 1).Events[0]
+			e.Timestamp = time.UnixMicro(1_700_000_000_000_001).UTC()
+			e.RoutingKey = "eu"
+			e.Metadata = md
+			e.Data = nil
+			for i := range size {
+				e.Data = append(e.Data, byte(i))
+			}
+			b := pebble.EncodeEventRecord(e)
+			got, err := pebble.DecodeEventRecord(3, b)
+			if err != nil {
+				t.Fatalf("size %d, metadata %+v: %v", size, md, err)
+			}
+			for i := range b {
+				b[i] = 0
+			}
+			e.Position.Seq = 3
+			if !reflect.DeepEqual(got, e) {
+				t.Fatalf("size %d: decoded\n%+v\nwant\n%+v", size, got, e)
+			}
+			if cap(got.Data) != len(got.Data) {
+				t.Fatalf("size %d: data has capacity %d past its length %d", size, cap(got.Data), len(got.Data))
+			}
+		}
+	}
 }
