@@ -196,3 +196,47 @@ func BenchmarkCatchUpTypes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCatchUpLargeAggregate reads, in pages of 1,000, the events of
+// one aggregate together with those of another type, in 400 commits each,
+// interleaved: commits of 100 events of both (an aggregate of 40,000
+// events), or of 1 event of the aggregate and 100 of the other type. A
+// page that ends on the other type's event gives the aggregate's member of
+// the read a cursor that is not one of its events, which it must translate
+// to a version.
+func BenchmarkCatchUpLargeAggregate(b *testing.B) {
+	for _, size := range []int{100, 1} {
+		b.Run(fmt.Sprintf("aggregate=%d", 400*size), func(b *testing.B) {
+			x := open(b)
+			ctx := context.Background()
+			const commits = 400
+			for i := range commits {
+				mustAppend(b, x, newCommit("Ledger", "main", int64(i*size), size))
+				mustAppend(b, x, newCommit("Order", fmt.Sprint("order-", i), 0, 100))
+			}
+			want := commits * (size + 100)
+			q := evento.Query{Filters: []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}, {AggregateType: "Order"}}}
+			b.ResetTimer()
+			for range b.N {
+				n := 0
+				after := cursor.Value("")
+				for {
+					q.Args = cursor.Forward(1000, after)
+					p, err := x.Read(ctx, q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += len(p.Edges)
+					if !p.PageInfo.HasNextPage {
+						break
+					}
+					after = p.PageInfo.EndCursor
+				}
+				if n != want {
+					b.Fatalf("read %d events, want %d", n, want)
+				}
+			}
+			b.ReportMetric(float64(b.N*want)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -292,3 +292,116 @@ func (n planNode) walk(fn func(planNode)) {
 		c.walk(fn)
 	}
 }
+
+// A read of one aggregate from a cursor that is not one of its events (a
+// member of a union read, or a cursor of another query) finds the
+// aggregate's version at the cursor by a binary search over its versions,
+// not by reading every version beyond the cursor; and when a version is
+// missing, so that the search cannot run, the read still finds it.
+func TestForeignCursorSearchesVersions(t *testing.T) {
+	schema := freshSchema(t)
+	x := openIn(t, schema)
+	ctx := context.Background()
+	// Order o0, Ledger versions 1–1000, o1, 1001–2000, o2, ..., o4.
+	const commits, size = 4, 1000
+	for i := range commits {
+		mustAppend(t, x, newCommit("Order", fmt.Sprint("o", i), 0, 1))
+		mustAppend(t, x, newCommit("Ledger", "main", int64(i*size), size))
+	}
+	mustAppend(t, x, newCommit("Order", fmt.Sprint("o", commits), 0, 1))
+	orders := readAll(t, x, evento.Query{Filters: []evento.Filter{{AggregateType: "Order"}}})
+	conn := connect(t)
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	ledger := []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}}
+	cases := []struct {
+		args cursor.Args
+		want []int64 // the versions read
+	}{
+		{cursor.Forward(2, orders[0].Cursor()), []int64{1, 2}},
+		{cursor.Forward(2, orders[2].Cursor()), []int64{2001, 2002}},
+		{cursor.Forward(2, orders[4].Cursor()), nil},
+		{cursor.Backward(2, orders[4].Cursor()), []int64{3999, 4000}},
+		{cursor.Backward(2, orders[1].Cursor()), []int64{999, 1000}},
+		{cursor.Backward(2, orders[0].Cursor()), nil},
+	}
+	check := func(when string, examinedAtMost int) {
+		t.Helper()
+		for i, c := range cases {
+			q := evento.Query{Filters: ledger, Args: c.args}
+			page, err := x.Read(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, e := range page.Edges {
+				got = append(got, e.Node.Version)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s, %+v: read versions %v, want %v", when, c.args, got, c.want)
+			}
+			if examinedAtMost == 0 {
+				continue
+			}
+			query, qargs, err := x.ReadStatement(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprint("foreign_", i)
+			if _, err := conn.Exec(ctx, "DEALLOCATE ALL; PREPARE "+name+" AS "+query); err != nil {
+				t.Fatal(err)
+			}
+			params := make([]string, len(qargs))
+			for j, a := range qargs {
+				params[j] = "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
+			}
+			var raw []byte
+			if err := conn.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "+name+"("+strings.Join(params, ", ")+")").Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			var plan []struct{ Plan analyzedNode }
+			if err := json.Unmarshal(raw, &plan); err != nil {
+				t.Fatal(err)
+			}
+			// Every row a scan produced or looked at and left out, over
+			// all of its runs.
+			examined := 0.0
+			plan[0].Plan.walk(func(n analyzedNode) {
+				if strings.Contains(n.Node, "Scan") {
+					examined += (n.Rows + n.Removed) * n.Loops
+				}
+			})
+			if examined > float64(examinedAtMost) {
+				t.Errorf("%s, %+v: the read examines %.0f rows, want at most %d:\n%s", when, c.args, examined, examinedAtMost, raw)
+			}
+		}
+	}
+	// A search looks up a version a step, for about log2(4,000) = 12
+	// steps, and the read its page; reading every version beyond the
+	// cursor examines 1,000 rows at least.
+	check("dense versions", 100)
+	// A version missing from the middle (not something the store does)
+	// stops the search; the read then reads the versions beyond the
+	// cursor as before.
+	if _, err := conn.Exec(ctx, "DELETE FROM "+x.EventsTable()+" WHERE aggregate_type = 'Ledger' AND version IN (1500, 2500)"); err != nil {
+		t.Fatal(err)
+	}
+	check("versions 1500 and 2500 missing", 0)
+}
+
+// analyzedNode is a node of EXPLAIN (ANALYZE, FORMAT JSON)'s plan.
+type analyzedNode struct {
+	Node    string  `json:"Node Type"`
+	Rows    float64 `json:"Actual Rows"`
+	Loops   float64 `json:"Actual Loops"`
+	Removed float64 `json:"Rows Removed by Filter"`
+	Plans   []analyzedNode
+}
+
+func (n analyzedNode) walk(fn func(analyzedNode)) {
+	fn(n)
+	for _, c := range n.Plans {
+		c.walk(fn)
+	}
+}

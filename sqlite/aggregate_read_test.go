@@ -135,3 +135,67 @@ func upgrade(t *testing.T, db *sql.DB, opts ...sqlite.Option) *sqlite.Executor {
 	}
 	return x
 }
+
+// A read of one aggregate from a cursor that is not one of its events
+// finds the aggregate's version at the cursor by a binary search over its
+// versions (point lookups of the version index); and when a version is
+// missing, so that the search cannot run, the read still finds it.
+func TestForeignCursorSearchesVersions(t *testing.T) {
+	x := open(t)
+	ctx := context.Background()
+	// Order o0, Ledger versions 1–300, o1, 301–600, o2, ..., o4.
+	const commits, size = 4, 300
+	for i := range commits {
+		mustAppend(t, x, newCommit("Order", "o"+string(rune('0'+i)), 0, 1))
+		mustAppend(t, x, newCommit("Ledger", "main", int64(i*size), size))
+	}
+	mustAppend(t, x, newCommit("Order", "o4", 0, 1))
+	orders := readAll(t, x, evento.Query{Filters: []evento.Filter{{AggregateType: "Order"}}})
+	ledger := []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}}
+	cases := []struct {
+		args cursor.Args
+		want []int64 // the versions read
+	}{
+		{cursor.Forward(2, orders[0].Cursor()), []int64{1, 2}},
+		{cursor.Forward(2, orders[2].Cursor()), []int64{601, 602}},
+		{cursor.Forward(2, orders[4].Cursor()), nil},
+		{cursor.Backward(2, orders[4].Cursor()), []int64{1199, 1200}},
+		{cursor.Backward(2, orders[1].Cursor()), []int64{299, 300}},
+		{cursor.Backward(2, orders[0].Cursor()), nil},
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, c := range cases {
+			page, err := x.Read(ctx, evento.Query{Filters: ledger, Args: c.args})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, e := range page.Nodes() {
+				got = append(got, e.Version)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s, %+v: read versions %v, want %v", when, c.args, got, c.want)
+			}
+		}
+	}
+	check("dense versions")
+	for _, c := range cases {
+		query, qargs, err := x.ReadStatement(evento.Query{Filters: ledger, Args: c.args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := explain(t, x.DB(), query, qargs)
+		if !strings.Contains(plan, "RECURSIVE STEP") ||
+			!strings.Contains(plan, "INDEX sqlite_autoindex_evento_events_2 (aggregate_type=? AND aggregate_id=? AND version=?)") {
+			t.Errorf("%+v: the read does not search the version index:\n%s\n%s", c.args, query, plan)
+		}
+	}
+	// A version missing from the middle (not something the store does)
+	// stops the search; the read then reads the versions beyond the
+	// cursor as before.
+	if _, err := x.DB().Exec(`DELETE FROM evento_events WHERE aggregate_type = 'Ledger' AND version IN (450, 750)`); err != nil {
+		t.Fatal(err)
+	}
+	check("versions 450 and 750 missing")
+}

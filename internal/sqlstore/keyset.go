@@ -164,18 +164,25 @@ func (k Keyset) byVersion(s *statement, f evento.Filter, after, before []any, at
 	case before != nil:
 		s.and()
 		s.sql.WriteString("version < ")
-		k.versionAt(s, f, before, " >= ", "MIN", math.MaxInt64)
+		k.versionAt(s, f, before, true)
 	case after != nil:
 		s.and()
 		s.sql.WriteString("version > ")
-		k.versionAt(s, f, after, " <= ", "MAX", 0)
+		k.versionAt(s, f, after, false)
 	}
 }
 
 // versionAt writes the expression of byVersion: the version of f's
-// aggregate at the position of values, else agg(version) of its events
-// whose position is op values, else none.
-func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, op, agg string, none int64) {
+// aggregate at the position of values; else, searched for (see
+// versionSearch), its largest version at or before that position (0 when
+// none is), or for a backward read its smallest version at or after it;
+// else (only if the aggregate's versions were not dense) the same found by
+// reading every version beyond the position, or no bound.
+func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, backward bool) {
+	op, agg, none := " <= ", "MAX", int64(0)
+	if backward {
+		op, agg, none = " >= ", "MIN", math.MaxInt64
+	}
 	s.sql.WriteString("COALESCE((SELECT version FROM " + k.Table + " WHERE ")
 	for i, c := range k.Columns {
 		s.sql.WriteString(c + " = ")
@@ -184,11 +191,68 @@ func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, op, agg s
 		s.sql.WriteString(" AND ")
 	}
 	k.aggregate(s, f)
+	s.sql.WriteString("), (")
+	k.versionSearch(s, f, values, backward)
 	s.sql.WriteString("), (SELECT " + agg + "(version) FROM " + k.Table + " WHERE ")
 	k.aggregate(s, f)
 	s.sql.WriteString(" AND ")
 	k.row(s, op, values)
 	s.sql.WriteString("), " + strconv.FormatInt(none, 10) + ")")
+}
+
+// versionSearch writes a query of the version of f's aggregate at a
+// position that is not one of its events: a binary search over the
+// aggregate's versions, which are dense (1, 2, ..., last) and whose
+// positions ascend with them. It looks up about log2(last) versions by the
+// unique (aggregate_type, aggregate_id, version) index, where the query of
+// the largest version whose position is at or before the cursor reads
+// every version beyond the cursor.
+//
+// Forward, each row of the search holds lo, a version known to lie at or
+// before the position (0 at first), hi, the last version that may (the
+// aggregate's last one at first), and c, whether the position of their
+// middle version, (lo+hi+1)/2, is at or before the position; the next row
+// narrows lo and hi by c and looks up the next middle version, whose number
+// it computes from lo, hi and c (a recursive query may name its previous
+// row only once). The search ends at lo = hi, the answer. Backward mirrors
+// it: hi is known to lie at or after the position (last+1 at first, which
+// bounds nothing) and lo is the first that may. A version missing from the
+// middle makes c NULL, the search stops without an answer, and the query
+// is NULL.
+func (k Keyset) versionSearch(s *statement, f evento.Filter, values []any, backward bool) {
+	first, last, answer, op := "0", "", "lo", " <= "
+	// The middle version, and when c is true or false, the next bounds and
+	// the next middle version.
+	mid := "(lo + hi + 1) / 2"
+	loTrue, loFalse, hiTrue, hiFalse := mid, "lo", "hi", mid+" - 1"
+	midTrue, midFalse := "("+mid+" + hi + 1) / 2", "(lo + "+mid+") / 2"
+	if backward {
+		first, last, answer, op = "1", " + 1", "hi", " >= "
+		mid = "(lo + hi) / 2"
+		loTrue, loFalse, hiTrue, hiFalse = "lo", mid+" + 1", mid, "hi"
+		midTrue, midFalse = "(lo + "+mid+") / 2", "("+mid+" + 1 + hi) / 2"
+	}
+	choose := func(onTrue, onFalse string) string {
+		return "CASE c WHEN TRUE THEN " + onTrue + " WHEN FALSE THEN " + onFalse + " END"
+	}
+	// c of the version numbered by the expression v.
+	lookup := func(v string) {
+		s.sql.WriteString("(SELECT ")
+		k.row(s, op, values)
+		s.sql.WriteString(" FROM " + k.Table + " WHERE ")
+		k.aggregate(s, f)
+		s.sql.WriteString(" AND version = " + v + ")")
+	}
+	// The last version is the last entry of the version index, which
+	// MAX(version) does not always read directly.
+	s.sql.WriteString("WITH RECURSIVE search (lo, hi, c) AS (SELECT lo, hi, ")
+	lookup(mid)
+	s.sql.WriteString(" FROM (SELECT CAST(" + first + " AS BIGINT) AS lo, COALESCE((SELECT version FROM " + k.Table + " WHERE ")
+	k.aggregate(s, f)
+	s.sql.WriteString(" ORDER BY version DESC LIMIT 1), 0)" + last + " AS hi) AS start UNION ALL SELECT " +
+		choose(loTrue, loFalse) + ", " + choose(hiTrue, hiFalse) + ", ")
+	lookup(choose(midTrue, midFalse))
+	s.sql.WriteString(" FROM search WHERE lo < hi) SELECT " + answer + " FROM search WHERE lo = hi")
 }
 
 func (k Keyset) aggregate(s *statement, f evento.Filter) {

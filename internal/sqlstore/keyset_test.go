@@ -91,18 +91,40 @@ func TestKeysetStatementByVersion(t *testing.T) {
 			q:    evento.Query{Filters: agg, Args: cursor.Forward(3, at)},
 			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version > COALESCE(" +
 				"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), " +
-				"(SELECT MAX(version) FROM E WHERE aggregate_type = $7 AND aggregate_id = $8 AND (tx_id, seq) <= ($9::xid8, $10)), 0)" +
-				" ORDER BY version ASC LIMIT $11",
-			args: []any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), int64(4)},
+				"(WITH RECURSIVE search (lo, hi, c) AS (SELECT lo, hi," +
+				" (SELECT (tx_id, seq) <= ($7::xid8, $8) FROM E WHERE aggregate_type = $9 AND aggregate_id = $10 AND version = (lo + hi + 1) / 2)" +
+				" FROM (SELECT CAST(0 AS BIGINT) AS lo," +
+				" COALESCE((SELECT version FROM E WHERE aggregate_type = $11 AND aggregate_id = $12 ORDER BY version DESC LIMIT 1), 0) AS hi) AS start" +
+				" UNION ALL SELECT" +
+				" CASE c WHEN TRUE THEN (lo + hi + 1) / 2 WHEN FALSE THEN lo END," +
+				" CASE c WHEN TRUE THEN hi WHEN FALSE THEN (lo + hi + 1) / 2 - 1 END," +
+				" (SELECT (tx_id, seq) <= ($13::xid8, $14) FROM E WHERE aggregate_type = $15 AND aggregate_id = $16 AND version =" +
+				" CASE c WHEN TRUE THEN ((lo + hi + 1) / 2 + hi + 1) / 2 WHEN FALSE THEN (lo + (lo + hi + 1) / 2) / 2 END)" +
+				" FROM search WHERE lo < hi) SELECT lo FROM search WHERE lo = hi), " +
+				"(SELECT MAX(version) FROM E WHERE aggregate_type = $17 AND aggregate_id = $18 AND (tx_id, seq) <= ($19::xid8, $20)), 0)" +
+				" ORDER BY version ASC LIMIT $21",
+			args: []any{"A", "1", uint64(900), int64(42), "A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), "A", "1",
+				"A", "1", uint64(900), int64(42), int64(4)},
 		},
 		{
 			name: "backward before a cursor",
 			q:    evento.Query{Filters: agg, Args: cursor.Backward(3, at)},
 			want: "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version < COALESCE(" +
 				"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), " +
-				"(SELECT MIN(version) FROM E WHERE aggregate_type = $7 AND aggregate_id = $8 AND (tx_id, seq) >= ($9::xid8, $10)), 9223372036854775807)" +
-				" ORDER BY version DESC LIMIT $11",
-			args: []any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), int64(4)},
+				"(WITH RECURSIVE search (lo, hi, c) AS (SELECT lo, hi," +
+				" (SELECT (tx_id, seq) >= ($7::xid8, $8) FROM E WHERE aggregate_type = $9 AND aggregate_id = $10 AND version = (lo + hi) / 2)" +
+				" FROM (SELECT CAST(1 AS BIGINT) AS lo," +
+				" COALESCE((SELECT version FROM E WHERE aggregate_type = $11 AND aggregate_id = $12 ORDER BY version DESC LIMIT 1), 0) + 1 AS hi) AS start" +
+				" UNION ALL SELECT" +
+				" CASE c WHEN TRUE THEN lo WHEN FALSE THEN (lo + hi) / 2 + 1 END," +
+				" CASE c WHEN TRUE THEN (lo + hi) / 2 WHEN FALSE THEN hi END," +
+				" (SELECT (tx_id, seq) >= ($13::xid8, $14) FROM E WHERE aggregate_type = $15 AND aggregate_id = $16 AND version =" +
+				" CASE c WHEN TRUE THEN (lo + (lo + hi) / 2) / 2 WHEN FALSE THEN ((lo + hi) / 2 + 1 + hi) / 2 END)" +
+				" FROM search WHERE lo < hi) SELECT hi FROM search WHERE lo = hi), " +
+				"(SELECT MIN(version) FROM E WHERE aggregate_type = $17 AND aggregate_id = $18 AND (tx_id, seq) >= ($19::xid8, $20)), 9223372036854775807)" +
+				" ORDER BY version DESC LIMIT $21",
+			args: []any{"A", "1", uint64(900), int64(42), "A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), "A", "1",
+				"A", "1", uint64(900), int64(42), int64(4)},
 		},
 		{
 			name: "two aggregates stay in global order",
