@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -65,10 +66,35 @@ func (x *Executor) HorizonLag(ctx context.Context) (HorizonLag, error) {
 // needs no rebase.
 //
 // Rebase takes the migrations' advisory lock and locks the events table
-// against writers (readers go on) for its short transaction. Events written
-// on the new server before the rebase cannot be put back in order: they
-// stay before the restored ones.
+// against writers (readers go on) for its short transaction. It waits for
+// that lock as migrations do (see Open): 200ms at first, then twice as
+// long at every try up to 3.2s, with a pause between tries, until it holds
+// it or ctx ends; a writer's long transaction then delays the rebase, and
+// holds back other writers for one wait at a time. Events written on the
+// new server before the rebase cannot be put back in order: they stay
+// before the restored ones.
 func (x *Executor) Rebase(ctx context.Context) (uint64, error) {
+	for run := 1; ; run++ {
+		shift, err := x.rebase(ctx, run)
+		if err == nil || !lockTimedOut(err) {
+			return shift, err
+		}
+		timer := time.NewTimer(max(minRetryPause, lockWait(run)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			cause := context.Cause(ctx)
+			if !errors.Is(cause, ctx.Err()) {
+				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
+			}
+			return 0, fmt.Errorf("evento: rebase: %w; try %d failed: %w", cause, run, err)
+		case <-timer.C:
+		}
+	}
+}
+
+// rebase is try number run of Rebase.
+func (x *Executor) rebase(ctx context.Context, run int) (uint64, error) {
 	tx, err := x.pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("evento: rebase: %w", err)
@@ -77,6 +103,11 @@ func (x *Executor) Rebase(ctx context.Context) (uint64, error) {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, x.names.lock()); err != nil {
 		return 0, fmt.Errorf("evento: rebase: lock: %w", err)
+	}
+	// Bound the waits for locks after the advisory one (which waits for a
+	// migration or another rebase as long as they take).
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockWait(run).Milliseconds())); err != nil {
+		return 0, fmt.Errorf("evento: rebase: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+x.names.events+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return 0, fmt.Errorf("evento: rebase: lock events: %w", err)

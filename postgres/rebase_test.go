@@ -1,6 +1,9 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,5 +106,60 @@ func TestRebaseAfterLogicalRestore(t *testing.T) {
 	}
 	if lag, err := x.HorizonLag(ctx); err != nil || lag.Held != 0 {
 		t.Errorf("HorizonLag after the rebase = %+v, %v; want nothing held", lag, err)
+	}
+}
+
+// Rebase waits for the events table's lock a bounded time at each try:
+// while a writer's transaction holds it, other appends still go through,
+// a Rebase whose context ends fails with the context's error, and one
+// that outlasts the writer succeeds.
+func TestRebaseLetsWritersThrough(t *testing.T) {
+	schema := freshSchema(t)
+	ctx := t.Context()
+	x := openIn(t, schema)
+	mustAppend(t, x, newCommit("t", "first", 0, 1))
+	writer := connect(t)
+	tx, err := writer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := x.AppendInTx(ctx, tx, newCommit("t", "held", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	if _, err := x.Rebase(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Rebase while a writer holds the table = %v, want context.DeadlineExceeded", err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.Rebase(ctx)
+		done <- err
+	}()
+	// Appends go through while the rebase waits: each waits behind the
+	// rebase's lock request for one of its tries at most. Without a bound
+	// on the rebase's wait they would wait for the writer, which commits
+	// only after them.
+	bounded, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for i := range 3 {
+		time.Sleep(150 * time.Millisecond)
+		if err := x.Append(bounded, newCommit("t", fmt.Sprint("during-", i), 0, 1)); err != nil {
+			t.Fatalf("append %d while Rebase waits: %v", i, err)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Rebase returned (%v) while a writer held the table", err)
+	default:
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Rebase after the writer committed: %v", err)
 	}
 }
