@@ -293,8 +293,8 @@ func (n planNode) walk(fn func(planNode)) {
 	}
 }
 
-// A read of one aggregate from a cursor that is not one of its events (a
-// member of a union read, or a cursor of another query) finds the
+// The member of a union read that reads one aggregate, from a cursor that
+// is not one of the aggregate's events (another member's), finds the
 // aggregate's version at the cursor by a binary search over its versions,
 // not by reading every version beyond the cursor; and when a version is
 // missing, so that the search cannot run, the read still finds it.
@@ -314,7 +314,8 @@ func TestForeignCursorSearchesVersions(t *testing.T) {
 	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
 		t.Fatal(err)
 	}
-	ledger := []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}}
+	// The second filter, of a type with no events, makes the read a union.
+	ledger := []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}, {AggregateType: "Nothing"}}
 	cases := []struct {
 		args cursor.Args
 		want []int64 // the versions read

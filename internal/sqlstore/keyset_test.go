@@ -70,7 +70,7 @@ func TestKeysetStatement(t *testing.T) {
 func TestKeysetStatementByVersion(t *testing.T) {
 	d := Dialect{Placeholders: DollarNumbers}
 	k := txKeyset
-	k.Table = "E"
+	k.Table, k.Search = "E", true
 	k.Bound = "" // PostgreSQL reads one aggregate without the horizon
 	at := cursor.Encode(cursor.Position{Tx: 900, Seq: 42})
 	agg := []evento.Filter{{AggregateType: "A", AggregateID: "1"}}
@@ -136,6 +136,16 @@ func TestKeysetStatementByVersion(t *testing.T) {
 	} {
 		checkStatement(t, tc.name, tc.want, tc.args)(k.Statement(d, "H", &tc.q))
 	}
+	// Without Search, a version the cursor's own event does not give is
+	// read from every version beyond the cursor.
+	plain := k
+	plain.Search = false
+	checkStatement(t, "without search", "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version > COALESCE("+
+		"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), "+
+		"(SELECT MAX(version) FROM E WHERE aggregate_type = $7 AND aggregate_id = $8 AND (tx_id, seq) <= ($9::xid8, $10)), 0)"+
+		" ORDER BY version ASC LIMIT $11",
+		[]any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), int64(4)},
+	)(plain.Statement(d, "H", &evento.Query{Filters: agg, Args: cursor.Forward(3, at)}))
 	// The version at the cursor, when the caller knows it.
 	for _, tc := range []struct {
 		args cursor.Args

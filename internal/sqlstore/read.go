@@ -57,6 +57,10 @@ func NewEventReader(d Dialect, table string) EventReader {
 // bound by round trips, gained nothing from one index less.
 func (r EventReader) ByVersion() EventReader {
 	r.keyset.Table = r.table
+	// On an embedded engine a read from one of the aggregate's own events
+	// compares versions directly (see statement): only other cursors take
+	// the statement with the search.
+	r.keyset.Search = r.dialect.Embedded
 	return r
 }
 

@@ -68,7 +68,7 @@ func (k Keyset) UnionStatement(d Dialect, u Union, q *evento.Query) (string, []a
 		byVersion            = k
 	)
 	if u.ByVersion {
-		byVersion.Table = u.Table
+		byVersion.Table, byVersion.Search = u.Table, true
 	}
 	for _, c := range k.Columns {
 		joined = append(joined, "e."+c+" = k."+c)
