@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/internal/metawire"
 	"github.com/oklog/ulid/v2"
 )
@@ -43,8 +44,9 @@ func appendEventRecord(b []byte, timestamp int64, routingKey string, body []byte
 
 // decodeEvent decodes the record of the event at pos. The event shares no
 // memory with v. Its strings (and its metadata's, in the usual form) share
-// one allocation of their own, so that keeping one of them keeps no
-// payload alive; its data, when small, shares the event's (see newEvent).
+// one allocation of their own and its data another, so that keeping one
+// of them keeps neither the payload nor the event alive: three
+// allocations per event with the Event.
 func decodeEvent(pos uint64, v []byte) (*evento.Event, error) {
 	d := newDecoder("event", v)
 	timestamp := d.varint()
@@ -58,8 +60,11 @@ func decodeEvent(pos uint64, v []byte) (*evento.Event, error) {
 	if err := d.end(); err != nil {
 		return nil, err
 	}
-	e := newEvent(data)
-	e.Position.Seq = pos
+	e := &evento.Event{Position: cursor.Position{Seq: pos}}
+	if len(data) > 0 {
+		e.Data = make([]byte, len(data))
+		copy(e.Data, data)
+	}
 	e.Timestamp = unixMicro(timestamp)
 	copy(e.ID[:], id)
 	e.Version = version
@@ -88,51 +93,6 @@ func decodeEvent(pos uint64, v []byte) (*evento.Event, error) {
 	md.CorrelationID, strs = view(strs, m[3])
 	md.CausationID, _ = view(strs, m[4])
 	return e, nil
-}
-
-// Events with room for their data in the same allocation, each the size
-// of one of Go's allocation classes (an Event is 240 bytes: the classes of
-// 288, 352 and 448 bytes).
-type (
-	eventWith48 struct {
-		e evento.Event
-		b [48]byte
-	}
-	eventWith112 struct {
-		e evento.Event
-		b [112]byte
-	}
-	eventWith208 struct {
-		e evento.Event
-		b [208]byte
-	}
-)
-
-// newEvent returns an event whose Data is a copy of data (nil when data is
-// empty). Small data shares the event's allocation: whoever keeps the data
-// keeps the event too, which is small, while the event keeps its data
-// anyway. Data's capacity is its length, so an append to it moves it.
-func newEvent(data []byte) *evento.Event {
-	var e *evento.Event
-	var b []byte
-	switch n := len(data); {
-	case n == 0:
-		return new(evento.Event)
-	case n <= 48:
-		x := new(eventWith48)
-		e, b = &x.e, x.b[:n:n]
-	case n <= 112:
-		x := new(eventWith112)
-		e, b = &x.e, x.b[:n:n]
-	case n <= 208:
-		x := new(eventWith208)
-		e, b = &x.e, x.b[:n:n]
-	default:
-		e, b = new(evento.Event), make([]byte, n)
-	}
-	copy(b, data)
-	e.Data = b
-	return e
 }
 
 // eventPlace is where a stored event sits: its aggregate and version.

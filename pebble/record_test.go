@@ -134,3 +134,29 @@ func TestDecodeEventSizesAndMetadata(t *testing.T) {
 		}
 	}
 }
+
+// Keeping a decoded event's data keeps neither the event nor its strings.
+func TestDecodedDataHoldsNoEvent(t *testing.T) {
+	e := newCommit("bank/Account", "account-7", 0, 1).Events[0]
+	e.Metadata = evento.Metadata{ID: "01J8Z3", RequestedBy: "test"}
+	e.Data = []byte("sixteen bytes...")
+	b := pebble.EncodeEventRecord(e)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	kept := make([][]byte, 10_000)
+	for i := range kept {
+		got, err := pebble.DecodeEventRecord(uint64(i+1), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[i] = got.Data
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// 16 bytes of data each, and the slice headers: 40 bytes an event.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 64*int64(len(kept)) {
+		t.Errorf("the data of %d decoded events holds %d bytes of heap, %d an event", len(kept), grown, grown/int64(len(kept)))
+	}
+	runtime.KeepAlive(kept)
+}
