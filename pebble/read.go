@@ -226,10 +226,11 @@ func (r *reader) events() (*eventLoader, error) {
 
 // eventLoader reads event records by position. It moves one iterator, so
 // that the records of a page, which lie close together, are read from
-// blocks already at hand; when the position wanted is next to the last one
-// loaded (a read of events of one type, say, that follow each other) it
-// steps the iterator instead of seeking it (a step that lands on another
-// key finds the record missing, as a seek would).
+// blocks already at hand; when the position wanted is a few positions from
+// the last one loaded (a read of events of one type, say, that follow each
+// other or lie a few apart) it steps the iterator to it instead of seeking
+// it (steps that stop on another key find the record missing, as a seek
+// would).
 type eventLoader struct {
 	it     *pebbledb.Iterator
 	key    []byte // the key last looked for, reused

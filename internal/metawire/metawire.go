@@ -9,7 +9,8 @@ import (
 )
 
 // Fields are the string fields of metadata in key order: ID, RequestedBy,
-// RequestedAs, CorrelationID, CausationID. A field that is absent is nil.
+// RequestedAs, CorrelationID, CausationID. A field that is absent or empty
+// is nil.
 type Fields [5][]byte
 
 // Strings parses the usual form of stored metadata: a CBOR map of at most
