@@ -240,3 +240,24 @@ func BenchmarkCatchUpLargeAggregate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadFromOwnEvent reads pages of one aggregate of 1,000 events
+// from the cursor of one of its own last events, as a load from a
+// snapshot does: the read that a cursor of another event (which calls the
+// schema's version_at function) must not slow down.
+func BenchmarkReadFromOwnEvent(b *testing.B) {
+	x := open(b)
+	ctx := context.Background()
+	for i := range 20 {
+		mustAppend(b, x, newCommit("Order", fmt.Sprint("order-", i), 0, 1))
+		mustAppend(b, x, newCommit("Ledger", "main", int64(i*50), 50))
+	}
+	ledger := []evento.Filter{{AggregateType: "Ledger", AggregateID: "main"}}
+	events := readAll(b, x, evento.Query{Filters: ledger})
+	for i := 0; b.Loop(); i++ {
+		q := evento.Query{Filters: ledger, Args: cursor.Forward(100, events[len(events)-1-i%2].Cursor())}
+		if _, err := x.Read(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

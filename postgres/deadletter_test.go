@@ -97,8 +97,8 @@ func TestSchemaUpgradeFromVersion1(t *testing.T) {
 	}
 
 	x := openIn(t, schema, postgres.WithTablePrefix("app_"))
-	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 3, Latest: 3}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 3 of 3", v, err)
+	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 4, Latest: 4}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want 4 of 4", v, err)
 	}
 	st, err := x.SubscriptionStatus(ctx, "k")
 	if err != nil || st.Epoch != 3 || st.Cursor != c || st.Lag != 1500*time.Microsecond || st.LastError != nil {

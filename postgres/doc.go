@@ -125,8 +125,11 @@
 //
 // With the default schema "public" and prefix "evento_", the executor keeps
 // its data in evento_events, evento_snapshots, evento_subscriptions and
-// evento_dead_letters (events subscriptions parked), records applied migrations in evento_schema_migrations, and defines the
-// functions evento_current_tx and evento_horizon. [WithSchema] and
+// evento_dead_letters (events subscriptions parked), records applied
+// migrations in evento_schema_migrations, and defines the functions
+// evento_current_tx and evento_horizon (transaction ids) and
+// evento_version_at (an aggregate's version at another event's position,
+// which reads of one aggregate call). [WithSchema] and
 // [WithTablePrefix] change the schema (which the migrations create when
 // missing) and the prefix; they must match ^[a-z_][a-z0-9_]{0,62}$ and
 // ^[a-z_][a-z0-9_]{0,40}$, and are quoted wherever they appear, so that no

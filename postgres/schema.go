@@ -28,6 +28,9 @@ type names struct {
 	// tx_id; horizon gives the bound of ordered reads. See Rebase.
 	currentTx string
 	horizon   string
+	// versionAt is the function that finds an aggregate's version at a
+	// position that is not one of its events (see versionAtFunction).
+	versionAt string
 	// versionKey and idKey name the events table's unique constraints.
 	versionKey string
 	idKey      string
@@ -59,6 +62,7 @@ func newNames(c config) names {
 		migrations:    qualified("schema_migrations"),
 		currentTx:     qualified("current_tx"),
 		horizon:       qualified("horizon"),
+		versionAt:     qualified("version_at"),
 		versionKey:    c.prefix + "events_version_key",
 		idKey:         c.prefix + "events_id_key",
 		local:         func(s string) string { return dialect.Quote(c.prefix + s) },
@@ -102,6 +106,62 @@ func (n names) txFunctions(base uint64) []string {
 	}
 }
 
+// versionAtFunction returns the statement that creates n.versionAt(type,
+// id, tx, seq, backward): the largest version of the aggregate whose
+// position is at or before (tx, seq), 0 when none is; backward, the
+// smallest version at or after it, or the last version + 1 when none is
+// (a bound that leaves every version in). It is a binary search over the
+// aggregate's versions, which are dense and whose positions ascend with
+// them: about log2(versions) lookups of the version key, where the query
+// of the largest version at or before a position reads every version
+// after it. A version missing from the middle makes it return NULL. A
+// read calls it only when the cursor is not one of the aggregate's own
+// events (see sqlstore.Keyset.SearchFunc); being a function, it costs the
+// other reads nothing, where the same search written into the statement
+// made PostgreSQL set up its plans at every run. STABLE: its queries see
+// the snapshot of the statement that calls it.
+func (n names) versionAtFunction() string {
+	lookup := func(op string) string {
+		return `SELECT (e.tx_id, e.seq) ` + op + ` (tx, sq) INTO c FROM ` + n.events + ` AS e` +
+			` WHERE e.aggregate_type = t AND e.aggregate_id = i AND e.version = mid;`
+	}
+	return `CREATE OR REPLACE FUNCTION ` + n.versionAt +
+		`(t pg_catalog.text, i pg_catalog.text, tx pg_catalog.xid8, sq pg_catalog.int8, backward pg_catalog.bool)` +
+		` RETURNS pg_catalog.int8 LANGUAGE plpgsql STABLE AS $evento$
+DECLARE
+	lo pg_catalog.int8;
+	hi pg_catalog.int8;
+	mid pg_catalog.int8;
+	c pg_catalog.bool;
+BEGIN
+	SELECT e.version INTO hi FROM ` + n.events + ` AS e
+		WHERE e.aggregate_type = t AND e.aggregate_id = i ORDER BY e.version DESC LIMIT 1;
+	hi := COALESCE(hi, 0);
+	IF backward THEN
+		lo := 1;
+		hi := hi + 1;
+	ELSE
+		lo := 0;
+	END IF;
+	WHILE lo < hi LOOP
+		IF backward THEN
+			mid := (lo + hi) / 2;
+			` + lookup(">=") + `
+			IF c IS NULL THEN RETURN NULL; END IF;
+			IF c THEN hi := mid; ELSE lo := mid + 1; END IF;
+		ELSE
+			mid := (lo + hi + 1) / 2;
+			` + lookup("<=") + `
+			IF c IS NULL THEN RETURN NULL; END IF;
+			IF c THEN lo := mid; ELSE hi := mid - 1; END IF;
+		END IF;
+	END LOOP;
+	IF backward THEN RETURN hi; END IF;
+	RETURN lo;
+END
+$evento$`
+}
+
 // schema returns the executor's versioned schema. Published migrations never
 // change; a schema change is a new migration appended to the list.
 //
@@ -130,6 +190,10 @@ func (n names) txFunctions(base uint64) []string {
 // is tried again, from the start, after a pause (see Attempt below). A
 // process of an older build still runs on this schema, but reads one
 // aggregate without its index: upgrade every process of a store together.
+//
+// Version 4 adds the function that finds an aggregate's version at another
+// event's position (versionAtFunction); a process of an older build does
+// not call it.
 func schema(n names) *sqlstore.Schema {
 	v1 := append(n.txFunctions(0),
 		`CREATE TABLE `+n.events+` (
@@ -227,6 +291,7 @@ func schema(n names) *sqlstore.Schema {
 			{Version: 1, Statements: v1},
 			{Version: 2, Statements: v2},
 			{Version: 3, Statements: []string{`DROP INDEX IF EXISTS ` + n.schema + `.` + n.local("events_aggregate")}},
+			{Version: 4, Statements: []string{n.versionAtFunction()}},
 		},
 	}
 }

@@ -59,6 +59,9 @@ func newStatements(n names) statements {
 		Casts:   []string{"::xid8", ""},
 		Values:  positionValues,
 	}
+	// Reads of one aggregate (alone, or in a union) from another event's
+	// cursor find its version there with the schema's function.
+	order.SearchFunc = n.versionAt
 	ordered := order
 	ordered.Bound = "tx_id < " + n.horizon + "()"
 	aggregate := order

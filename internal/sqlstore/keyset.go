@@ -45,6 +45,13 @@ type Keyset struct {
 	// for SQLite, whose reads from the aggregate's own events compare
 	// versions directly (StatementAtVersion).
 	Search bool
+	// SearchFunc, when set with Table, names a function that does the
+	// search of Search on the server instead, called as
+	// SearchFunc(aggregate_type, aggregate_id, <the cursor's values, one
+	// per column>, backward) and returning the version, or NULL when a
+	// version is missing (see versionSearch). A function call costs the
+	// reads that do not need it nothing.
+	SearchFunc string
 }
 
 // Statement returns the SELECT head + WHERE + ORDER BY + LIMIT that fetches
@@ -187,9 +194,9 @@ func (k Keyset) byVersion(s *statement, f evento.Filter, after, before []any, at
 // aggregate at the position of values; else its largest version at or
 // before that position (0 when none is), or for a backward read its
 // smallest version at or after it (no bound when none is), searched for
-// when k.Search is set (see versionSearch), and else, or when the search
-// finds a version missing, found by reading every version beyond the
-// position.
+// when k.SearchFunc or k.Search is set (see versionSearch), and else, or
+// when the search finds a version missing, found by reading every version
+// beyond the position.
 func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, backward bool) {
 	op, agg, none := " <= ", "MAX", int64(0)
 	if backward {
@@ -203,7 +210,19 @@ func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, backward 
 		s.sql.WriteString(" AND ")
 	}
 	k.aggregate(s, f)
-	if k.Search {
+	switch {
+	case k.SearchFunc != "":
+		s.sql.WriteString("), " + k.SearchFunc + "(")
+		s.arg(f.AggregateType)
+		s.sql.WriteString(", ")
+		s.arg(f.AggregateID)
+		for i := range k.Columns {
+			s.sql.WriteString(", ")
+			s.arg(values[i])
+			k.cast(s, i)
+		}
+		s.sql.WriteString(", " + strings.ToUpper(strconv.FormatBool(backward)))
+	case k.Search:
 		s.sql.WriteString("), (")
 		k.versionSearch(s, f, values, backward)
 	}
