@@ -129,7 +129,9 @@
 // migrations in evento_schema_migrations, and defines the functions
 // evento_current_tx and evento_horizon (transaction ids) and
 // evento_version_at (an aggregate's version at another event's position,
-// which reads of one aggregate call). [WithSchema] and
+// which reads of one aggregate call); the role the executor connects as
+// needs EXECUTE on the three (PostgreSQL grants it to PUBLIC unless the
+// database's default privileges revoke it). [WithSchema] and
 // [WithTablePrefix] change the schema (which the migrations create when
 // missing) and the prefix; they must match ^[a-z_][a-z0-9_]{0,62}$ and
 // ^[a-z_][a-z0-9_]{0,40}$, and are quoted wherever they appear, so that no

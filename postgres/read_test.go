@@ -414,3 +414,73 @@ func (n analyzedNode) walk(fn func(analyzedNode)) {
 		c.walk(fn)
 	}
 }
+
+// A read of one aggregate, alone or in a union, from one of the
+// aggregate's own events never runs version_at, whether it runs on the
+// generic plan Read asks for or on a custom plan (as with the simple
+// protocol, whose statements carry their values); from another event's
+// cursor it runs it once a read.
+func TestVersionAtRunsOnlyForForeignCursors(t *testing.T) {
+	ctx := t.Context()
+	schema := freshSchema(t)
+	x := openIn(t, schema)
+	for i := range 20 {
+		mustAppend(t, x, newCommit("Order", "o", int64(i), 1))
+		mustAppend(t, x, newCommit("Ledger", "main", int64(i*50), 50))
+	}
+	ledger := evento.Filter{AggregateType: "Ledger", AggregateID: "main"}
+	own := readAll(t, x, evento.Query{Filters: []evento.Filter{ledger}})[900].Cursor()
+	other := readAll(t, x, evento.Query{Filters: []evento.Filter{{AggregateType: "Order"}}})[10].Cursor()
+	conn := connect(t)
+	for _, mode := range []string{"force_generic_plan", "force_custom_plan"} {
+		for _, c := range []struct {
+			name    string
+			filters []evento.Filter
+			after   cursor.Value
+			calls   int64
+		}{
+			{"own event", []evento.Filter{ledger}, own, 0},
+			{"another event", []evento.Filter{ledger}, other, 3},
+			{"union, own event", []evento.Filter{ledger, {AggregateType: "Order"}}, own, 0},
+			{"union, another event", []evento.Filter{ledger, {AggregateType: "Order"}}, other, 3},
+		} {
+			query, args, err := x.ReadStatement(evento.Query{Filters: c.filters, Args: cursor.Forward(10, c.after)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL track_functions = 'pl'; SET LOCAL plan_cache_mode = "+mode); err != nil {
+				t.Fatal(err)
+			}
+			// The counts not yet reported to the server's statistics,
+			// which earlier transactions may have left.
+			count := func() (n int64) {
+				if err := tx.QueryRow(ctx, `SELECT COALESCE(sum(calls), 0) FROM pg_catalog.pg_stat_xact_user_functions`+
+					` WHERE schemaname = $1 AND funcname = 'evento_version_at'`, schema).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := count()
+			for range 3 {
+				rows, err := tx.Query(ctx, query, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if calls := count() - before; calls != c.calls {
+				t.Errorf("%s, %s: 3 reads ran version_at %d times, want %d", mode, c.name, calls, c.calls)
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -49,8 +49,8 @@ type Keyset struct {
 	// search of Search on the server instead, called as
 	// SearchFunc(aggregate_type, aggregate_id, <the cursor's values, one
 	// per column>, backward) and returning the version, or NULL when a
-	// version is missing (see versionSearch). A function call costs the
-	// reads that do not need it nothing.
+	// version is missing (see versionSearch). The statement runs the call
+	// only when the cursor's own event does not answer.
 	SearchFunc string
 }
 
@@ -212,9 +212,14 @@ func (k Keyset) versionAt(s *statement, f evento.Filter, values []any, backward 
 	k.aggregate(s, f)
 	switch {
 	case k.SearchFunc != "":
-		s.sql.WriteString("), " + k.SearchFunc + "(")
+		// The type goes in as a subquery's value: with every argument a
+		// constant, as in a custom plan (the values written into the
+		// statement, or planned for them), the planner would run the call
+		// while it plans, to estimate the condition, even for a read whose
+		// cursor is the aggregate's own event.
+		s.sql.WriteString("), " + k.SearchFunc + "((SELECT CAST(")
 		s.arg(f.AggregateType)
-		s.sql.WriteString(", ")
+		s.sql.WriteString(" AS TEXT)), ")
 		s.arg(f.AggregateID)
 		for i := range k.Columns {
 			s.sql.WriteString(", ")

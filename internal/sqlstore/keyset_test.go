@@ -141,7 +141,7 @@ func TestKeysetStatementByVersion(t *testing.T) {
 	called.SearchFunc = "s.version_at"
 	checkStatement(t, "search function", "H WHERE ((aggregate_type = $1 AND aggregate_id = $2)) AND version < COALESCE("+
 		"(SELECT version FROM E WHERE tx_id = $3::xid8 AND seq = $4 AND aggregate_type = $5 AND aggregate_id = $6), "+
-		"s.version_at($7, $8, $9::xid8, $10, TRUE), "+
+		"s.version_at((SELECT CAST($7 AS TEXT)), $8, $9::xid8, $10, TRUE), "+
 		"(SELECT MIN(version) FROM E WHERE aggregate_type = $11 AND aggregate_id = $12 AND (tx_id, seq) >= ($13::xid8, $14)), 9223372036854775807)"+
 		" ORDER BY version DESC LIMIT $15",
 		[]any{"A", "1", uint64(900), int64(42), "A", "1", "A", "1", uint64(900), int64(42), "A", "1", uint64(900), int64(42), int64(4)},
