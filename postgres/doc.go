@@ -139,5 +139,11 @@
 //
 // The executor uses pgx's default statement cache. Behind a pooler in
 // transaction mode (PgBouncer before 1.21), make the pool yourself with
-// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New].
+// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New];
+// in those modes reads work, but appends do not yet: pgx cannot send the
+// arrays of event ids they bind without the statement's parameter types
+// ("unable to encode [][16]uint8 ... unknown type"). For an executor
+// that appends, use PgBouncer 1.21 or later with max_prepared_statements
+// above 0, whose transaction mode keeps prepared statements, and the
+// default mode.
 package postgres
