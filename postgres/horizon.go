@@ -2,9 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/eventogo/evento/internal/sqlstore"
 )
 
 // HorizonLag is how far reads of the global log trail the committed log:
@@ -79,16 +80,8 @@ func (x *Executor) Rebase(ctx context.Context) (uint64, error) {
 		if err == nil || !lockTimedOut(err) {
 			return shift, err
 		}
-		timer := time.NewTimer(max(minRetryPause, lockWait(run)))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			cause := context.Cause(ctx)
-			if !errors.Is(cause, ctx.Err()) {
-				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
-			}
-			return 0, fmt.Errorf("evento: rebase: %w; try %d failed: %w", cause, run, err)
-		case <-timer.C:
+		if perr := sqlstore.Pause(ctx, max(minRetryPause, lockWait(run))); perr != nil {
+			return 0, fmt.Errorf("evento: rebase: %w; try %d failed: %w", perr, run, err)
 		}
 	}
 }

@@ -65,17 +65,27 @@ func (s *Schema) Migrate(ctx context.Context, db *sql.DB) error {
 		if !again {
 			return err
 		}
-		timer := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			cause := context.Cause(ctx)
-			if !errors.Is(cause, ctx.Err()) {
-				cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
-			}
-			return fmt.Errorf("evento: migrate: %w; run %d failed: %w", cause, run, err)
-		case <-timer.C:
+		if perr := Pause(ctx, pause); perr != nil {
+			return fmt.Errorf("evento: migrate: %w; run %d failed: %w", perr, run, err)
 		}
+	}
+}
+
+// Pause waits for d, or until ctx ends; then it returns ctx's error,
+// wrapping its cause too when that is another error, so that a caller
+// that retries can report why it stopped.
+func Pause(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		cause := context.Cause(ctx)
+		if errors.Is(cause, ctx.Err()) {
+			return cause
+		}
+		return fmt.Errorf("%w: %w", ctx.Err(), cause)
+	case <-timer.C:
+		return nil
 	}
 }
 
