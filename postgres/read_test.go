@@ -399,22 +399,6 @@ func TestForeignCursorSearchesVersions(t *testing.T) {
 	check("versions 1500 and 2500 missing", false)
 }
 
-// analyzedNode is a node of EXPLAIN (ANALYZE, FORMAT JSON)'s plan.
-type analyzedNode struct {
-	Node    string  `json:"Node Type"`
-	Rows    float64 `json:"Actual Rows"`
-	Loops   float64 `json:"Actual Loops"`
-	Removed float64 `json:"Rows Removed by Filter"`
-	Plans   []analyzedNode
-}
-
-func (n analyzedNode) walk(fn func(analyzedNode)) {
-	fn(n)
-	for _, c := range n.Plans {
-		c.walk(fn)
-	}
-}
-
 // A read of one aggregate, alone or in a union, from one of the
 // aggregate's own events never runs version_at, whether it runs on the
 // generic plan Read asks for or on a custom plan (as with the simple
