@@ -9,6 +9,7 @@ import (
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -79,7 +80,7 @@ func (w written) apply(c *evento.Commit) {
 // encoded is a commit's events as the append statements take them: one
 // array per column.
 type encoded struct {
-	ids        [][16]byte
+	ids        []pgtype.UUID // pgx knows the type from the Go value, in every query mode
 	names      []string
 	data       [][]byte
 	metadata   [][]byte
@@ -98,7 +99,7 @@ func (e *encoded) encode(c *evento.Commit, now time.Time) error {
 		if ts.IsZero() {
 			ts = now
 		}
-		e.ids = append(e.ids, ev.ID)
+		e.ids = append(e.ids, pgtype.UUID{Bytes: ev.ID, Valid: true})
 		e.names = append(e.names, ev.Name)
 		e.data = append(e.data, ev.Data)
 		e.metadata = append(e.metadata, md)
@@ -260,7 +261,7 @@ func (o eventOwner) is(e *evento.Event) bool {
 // holds it.
 func (x *Executor) eventOwner(ctx context.Context, q querier, id ulid.ULID) (eventOwner, bool, error) {
 	var o eventOwner
-	err := q.QueryRow(ctx, x.stmt.eventOwner, [16]byte(id)).Scan(&o.aggregateType, &o.aggregateID, &o.version)
+	err := q.QueryRow(ctx, x.stmt.eventOwner, pgtype.UUID{Bytes: id, Valid: true}).Scan(&o.aggregateType, &o.aggregateID, &o.version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventOwner{}, false, nil
 	}

@@ -138,12 +138,12 @@
 // configuration can inject SQL.
 //
 // The executor uses pgx's default statement cache. Behind a pooler in
-// transaction mode (PgBouncer before 1.21), make the pool yourself with
-// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New];
-// in those modes reads work, but appends do not yet: pgx cannot send the
-// arrays of event ids they bind without the statement's parameter types
-// ("unable to encode [][16]uint8 ... unknown type"). For an executor
-// that appends, use PgBouncer 1.21 or later with max_prepared_statements
-// above 0, whose transaction mode keeps prepared statements, and the
-// default mode.
+// transaction mode that does not keep prepared statements (PgBouncer
+// before 1.21, or max_prepared_statements = 0), make the pool yourself with
+// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New].
+// The executor works in both modes (the conformance suite runs in each),
+// but PostgreSQL then plans every statement on every run, which costs most
+// on the long union reads of subscriptions with many filters. With
+// PgBouncer 1.21 or later and max_prepared_statements above 0, transaction
+// mode keeps prepared statements, and the faster default mode works.
 package postgres

@@ -148,3 +148,25 @@ func readAll(t testing.TB, x *postgres.Executor, q evento.Query) []*evento.Event
 		q.Args.After = page.PageInfo.EndCursor
 	}
 }
+
+// openInMode returns an executor on schema over a pool whose queries run in
+// the given pgx mode, both closed when the test ends.
+func openInMode(t testing.TB, schema string, mode pgx.QueryExecMode) *postgres.Executor {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = mode
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	x, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
