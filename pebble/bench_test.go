@@ -70,35 +70,52 @@ func benchmarkAppend(b *testing.B, writers int, opts ...pebble.Option) float64 {
 	return rate
 }
 
-// BenchmarkRead reads pages of 1,000 events from a store of 20,000 events
-// of two aggregate types, through the event table (global) and through
-// the type index (one type, every other commit): the reads a catch-up
-// makes. It reports events read per second and allocations per event.
+// BenchmarkRead reads pages of 1,000 events, the reads a catch-up makes,
+// from stores of 20,000 events of two aggregate types in three layouts:
+// commits of 10 events whose type alternates (global: through the event
+// table; type: one type, through the type index), one type only
+// (type-alone), and single-event commits whose type alternates
+// (type-interleaved, where no two events of a type lie together). Each
+// store is compacted before its reads. It reports events read per second
+// and allocations per event.
 func BenchmarkRead(b *testing.B) {
-	x, err := pebble.Open(b.TempDir(), pebble.WithoutSync())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer x.Close()
 	ctx := context.Background()
-	for i := range 2_000 {
-		typ := "bench/Account"
-		if i%2 == 1 {
-			typ = "bench/Order"
-		}
-		c := newCommit(typ, fmt.Sprintf("aggregate-%d", i), 0, 10)
-		for _, e := range c.Events {
-			e.Metadata = evento.Metadata{ID: ulid.Make().String()}
-		}
-		if err := x.Append(ctx, c); err != nil {
+	fill := func(b *testing.B, commits, size int, typeOf func(i int) string) *pebble.Executor {
+		x, err := pebble.Open(b.TempDir(), pebble.WithoutSync())
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { x.Close() })
+		for i := range commits {
+			c := newCommit(typeOf(i), fmt.Sprintf("aggregate-%d", i), 0, size)
+			for _, e := range c.Events {
+				e.Metadata = evento.Metadata{ID: ulid.Make().String()}
+			}
+			if err := x.Append(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := pebble.Settle(x); err != nil {
+			b.Fatal(err)
+		}
+		return x
 	}
+	alternate := func(i int) string { return []string{"bench/Account", "bench/Order"}[i%2] }
+	account := []evento.Filter{{AggregateType: "bench/Account"}}
 	for _, bc := range []struct {
 		name    string
+		store   func(b *testing.B) *pebble.Executor
 		filters []evento.Filter
-	}{{"global", nil}, {"type", []evento.Filter{{AggregateType: "bench/Account"}}}} {
+	}{
+		{"global", func(b *testing.B) *pebble.Executor { return fill(b, 2_000, 10, alternate) }, nil},
+		{"type", func(b *testing.B) *pebble.Executor { return fill(b, 2_000, 10, alternate) }, account},
+		{"type-alone", func(b *testing.B) *pebble.Executor {
+			return fill(b, 2_000, 10, func(int) string { return "bench/Account" })
+		}, account},
+		{"type-interleaved", func(b *testing.B) *pebble.Executor { return fill(b, 20_000, 1, alternate) }, account},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
+			x := bc.store(b)
 			b.ReportAllocs()
 			events := 0
 			after := cursor.Value("")

@@ -1,6 +1,8 @@
 package pebble
 
 import (
+	"context"
+
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/eventogo/evento"
 )
@@ -75,4 +77,44 @@ func DecodeEventRecord(pos uint64, b []byte) (*evento.Event, error) { return dec
 // else, leaving the indexes naming it: a damaged store, for tests.
 func DeleteEventRecord(x *Executor, pos uint64) error {
 	return x.db.Delete(x.keys.event(pos), pebbledb.Sync)
+}
+
+// PlanPositions returns every position the plan of a read of q yields,
+// from the start of the log in q's direction, loading each one as a read
+// does, whether or not the event matches q.
+func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
+	snap := x.db.NewSnapshot()
+	defer snap.Close()
+	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
+	defer r.close()
+	s, err := r.plan(&q)
+	if err != nil {
+		return nil, err
+	}
+	load, err := r.loader(s)
+	if err != nil {
+		return nil, err
+	}
+	start := uint64(1)
+	if r.backward {
+		start = ^uint64(0)
+	}
+	var out []uint64
+	for ok := s.seek(start); ok; ok = s.next() {
+		if _, err := load(s.pos()); err != nil {
+			return nil, err
+		}
+		out = append(out, s.pos())
+	}
+	return out, s.err()
+}
+
+// Settle flushes x's memtables and compacts its whole key space, so that a
+// benchmark that runs next does not share the machine with the
+// compactions its setup started.
+func Settle(x *Executor) error {
+	if err := x.db.Flush(); err != nil {
+		return err
+	}
+	return x.db.Compact(context.Background(), []byte{0}, []byte{0xff, 0xff, 0xff, 0xff}, true)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,6 +213,68 @@ func TestReadMissingRecord(t *testing.T) {
 		_, err := x.Read(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "position 4, which holds no event") {
 			t.Errorf("%s: Read = %v, want the missing record reported", name, err)
+		}
+	}
+}
+
+// A read of one type, or of one type's name, visits exactly the positions
+// of the matching events, over runs of one type shorter and longer than
+// the loader's stepping distance, both ways; and pages from cursors inside
+// runs match the reference.
+func TestReadOfOneTypeVisitsOnlyItsEvents(t *testing.T) {
+	x := open(t, pebble.WithoutSync())
+	var all []*evento.Event
+	versions := make(map[string]int64)
+	for i, run := range []int{1, 2, 1, 3, 15, 16, 17, 1, 40, 2, 1, 1, 5, 33} {
+		typ := []string{"bank/Account", "shop/Order"}[i%2]
+		for range run {
+			id := fmt.Sprintf("a%d", len(all)%3)
+			c := newCommit(typ, id, versions[typ+id], 1)
+			c.Events[0].Name = fmt.Sprintf("Event%d", len(all)%2)
+			mustAppend(t, x, c)
+			versions[typ+id]++
+			all = append(all, c.Events...)
+		}
+	}
+	// Commits of several events of one type, between single events.
+	for i := range 6 {
+		typ := []string{"bank/Account", "shop/Order"}[i%2]
+		c := newCommit(typ, fmt.Sprintf("b%d", i), 0, 1+i*4)
+		mustAppend(t, x, c)
+		all = append(all, c.Events...)
+	}
+	for _, f := range []evento.Filter{
+		{AggregateType: "bank/Account"}, {AggregateType: "shop/Order"},
+		{AggregateType: "shop/Order", Name: "Event1"}, {AggregateType: "bank/Account", Name: "Event0"},
+		{AggregateType: "missing"},
+	} {
+		q := evento.Query{Filters: []evento.Filter{f}}
+		var want []*evento.Event
+		var forward []uint64
+		for _, e := range all {
+			if q.Match(e) {
+				want = append(want, e)
+				forward = append(forward, e.Position.Seq)
+			}
+		}
+		for _, backward := range []bool{false, true} {
+			q.Args = cursor.Forward(10, "")
+			wantPos := forward
+			if backward {
+				q.Args = cursor.Backward(10, "")
+				wantPos = slices.Clone(forward)
+				slices.Reverse(wantPos)
+			}
+			got, err := pebble.PlanPositions(x, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, wantPos) {
+				t.Errorf("%+v backward=%v: visits %v, want %v", f, backward, got, wantPos)
+			}
+		}
+		for _, size := range []int{1, 4, 16, 0} {
+			checkWalk(t, fmt.Sprintf("%+v/size%d", f, size), x, evento.Query{Filters: q.Filters}, want, size, len(all))
 		}
 	}
 }
