@@ -227,14 +227,18 @@ func (q *Queue) Take(l Limits) []*Request {
 // aggregate identifies an aggregate.
 type aggregate struct{ typ, id string }
 
-// aggregates counts the distinct aggregates of batch.
+// aggregates counts the distinct aggregates of the requests of batch whose
+// context is not done: the appenders that may come back with their next
+// commit (one whose context ended will not).
 func aggregates(batch []*Request) int {
-	if len(batch) < 2 {
-		return len(batch)
+	if len(batch) == 1 && batch[0].Ctx.Err() == nil {
+		return 1
 	}
 	seen := make(map[aggregate]struct{}, len(batch))
 	for _, r := range batch {
-		seen[aggregate{r.Commit.AggregateType, r.Commit.AggregateID}] = struct{}{}
+		if r.Ctx.Err() == nil {
+			seen[aggregate{r.Commit.AggregateType, r.Commit.AggregateID}] = struct{}{}
+		}
 	}
 	return len(seen)
 }

@@ -282,3 +282,22 @@ func TestTakeGatherBacksOff(t *testing.T) {
 		t.Errorf("misses = %d after a wait that paid off, want 0", q.misses)
 	}
 }
+
+// An appender whose context ended while its commit was in a batch does not
+// come back: the next Take does not wait for it.
+func TestTakeGathersLiveAppenders(t *testing.T) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	var q Queue
+	q.wait = time.Minute
+	q.Add(ctx, commit("a", 1))
+	q.Add(ctx, commit("b", 1))
+	q.Add(cancelled, commit("c", 1))
+	cancel()
+	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 3 {
+		t.Fatalf("first batch of %d commits, want 3", got)
+	}
+	q.Add(ctx, commit("a", 1))
+	q.Add(ctx, commit("b", 1))
+	takeAtOnce(t, &q, 2, "the appender whose context ended")
+}
