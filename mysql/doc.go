@@ -60,7 +60,10 @@
 // commit.
 //
 // Reads must see committed data only: the server's default REPEATABLE
-// READ and READ COMMITTED both do; READ UNCOMMITTED is not supported.
+// READ, READ COMMITTED and SERIALIZABLE do. [Open] and [New] refuse
+// connections at READ UNCOMMITTED (from the DSN or the server's default)
+// with evento.ErrInvalidArgument: their reads would return events of
+// appends that may still roll back.
 // Nothing in the append transaction is a consistent read (the version
 // check runs before it starts), so MariaDB's innodb_snapshot_isolation
 // does not make the counter UPDATE fail when it had to wait.

@@ -16,6 +16,9 @@ const (
 	// erNetPacketTooLarge is ER_NET_PACKET_TOO_LARGE: a statement above
 	// max_allowed_packet.
 	erNetPacketTooLarge = 1153
+	// erUnknownSystemVariable is ER_UNKNOWN_SYSTEM_VARIABLE: a server
+	// that has no variable of that name.
+	erUnknownSystemVariable = 1193
 )
 
 // isDuplicateKey reports whether err is the server's report of a UNIQUE or
@@ -33,6 +36,13 @@ func isDuplicateKey(err error) bool {
 func isPacketTooLarge(err error) bool {
 	var e *driver.MySQLError
 	return errors.Is(err, driver.ErrPktTooLarge) || (errors.As(err, &e) && e.Number == erNetPacketTooLarge)
+}
+
+// isUnknownVariable reports whether err is the server's report of a
+// system variable it does not have.
+func isUnknownVariable(err error) bool {
+	var e *driver.MySQLError
+	return errors.As(err, &e) && e.Number == erUnknownSystemVariable
 }
 
 // contextCause returns ctx's error, wrapped with err, once ctx has ended:

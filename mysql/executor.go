@@ -109,6 +109,9 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 	if !database.Valid {
 		return nil, fmt.Errorf("%w: the mysql connection has no default database: name one in the DSN", evento.ErrInvalidArgument)
 	}
+	if err := checkIsolation(ctx, db); err != nil {
+		return nil, err
+	}
 	t := newTables(cfg.prefix)
 	if err := schema(t).MigrateLocked(ctx, db, migrationLock(database.String, cfg.prefix)); err != nil {
 		return nil, err
@@ -128,6 +131,28 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 	}
 	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Fenced: x.fenced}
 	return x, nil
+}
+
+// checkIsolation fails when the connections read uncommitted data
+// (READ UNCOMMITTED, from the DSN or the server's default): reads would
+// then return events, and the counter that bounds them, of appends that
+// may still roll back, and a subscription would handle events that were
+// never stored. It reads transaction_isolation (MySQL, MariaDB 11.1 and
+// later) or else tx_isolation (MariaDB before 11.1, MySQL 5.7).
+func checkIsolation(ctx context.Context, db *sql.DB) error {
+	var level string
+	err := db.QueryRowContext(ctx, "SELECT @@SESSION.transaction_isolation").Scan(&level)
+	if isUnknownVariable(err) {
+		err = db.QueryRowContext(ctx, "SELECT @@SESSION.tx_isolation").Scan(&level)
+	}
+	if err != nil {
+		return fmt.Errorf("evento: mysql: read the transaction isolation: %w", err)
+	}
+	if strings.EqualFold(level, "READ-UNCOMMITTED") {
+		return fmt.Errorf("%w: the mysql connections' transaction isolation is READ UNCOMMITTED, under which reads "+
+			"return events of appends that have not committed; use READ COMMITTED or REPEATABLE READ", evento.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // checkEngines fails unless every table is InnoDB. A server without

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -203,5 +204,38 @@ func TestMigrationsRunAgain(t *testing.T) {
 		if n := len(readAll(t, x, evento.Query{})); n != int(version) {
 			t.Errorf("after %q: %d events, want %d", interrupted, n, version)
 		}
+	}
+}
+
+// Connections that read uncommitted data, set by the DSN here, are refused:
+// reads would return events of appends that may still roll back.
+func TestOpenRefusesReadUncommitted(t *testing.T) {
+	dsn := freshDatabase(t)
+	variable := "transaction_isolation"
+	var level string
+	if err := admin(t).QueryRow("SELECT @@SESSION.transaction_isolation").Scan(&level); err != nil {
+		variable = "tx_isolation" // MariaDB before 11.1
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	uncommitted := dsn + sep + variable + "=%27READ-UNCOMMITTED%27"
+	_, err := mysql.Open(context.Background(), uncommitted)
+	if !errors.Is(err, evento.ErrInvalidArgument) || !strings.Contains(err.Error(), "READ UNCOMMITTED") {
+		t.Errorf("Open under READ UNCOMMITTED: err = %v, want ErrInvalidArgument naming it", err)
+	}
+	if _, err := mysql.New(context.Background(), sqlOpen(t, uncommitted)); !errors.Is(err, evento.ErrInvalidArgument) {
+		t.Errorf("New under READ UNCOMMITTED: err = %v, want ErrInvalidArgument", err)
+	}
+	// The other levels are accepted.
+	for _, level := range []string{"READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE"} {
+		x, err := mysql.Open(context.Background(), dsn+sep+variable+"=%27"+level+"%27")
+		if err != nil {
+			t.Errorf("Open under %s: %v", level, err)
+			continue
+		}
+		mustAppend(t, x, newCommit("t", level, 0, 1))
+		x.Close()
 	}
 }
