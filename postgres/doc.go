@@ -139,8 +139,10 @@
 //
 // The executor uses pgx's default statement cache. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
-// before 1.21, or max_prepared_statements = 0), make the pool yourself with
-// QueryExecModeExec or QueryExecModeSimpleProtocol and pass it to [New].
+// before 1.21, or max_prepared_statements = 0), add
+// default_query_exec_mode=exec (or simple_protocol) to the DSN given to
+// [Open], or make the pool yourself with QueryExecModeExec or
+// QueryExecModeSimpleProtocol and pass it to [New].
 // The executor works in both modes (the conformance suite runs in each),
 // but PostgreSQL then plans every statement on every run, which costs most
 // on the long union reads of subscriptions with many filters. With
