@@ -148,4 +148,8 @@
 // on the long union reads of subscriptions with many filters. With
 // PgBouncer 1.21 or later and max_prepared_statements above 0, transaction
 // mode keeps prepared statements, and the faster default mode works.
+// LISTEN needs a session of its own, which transaction mode does not keep:
+// behind such a pooler [Executor.Wake] may miss other processes' appends,
+// and their subscriptions then see new events only when they poll; give
+// the executor a direct connection string if that latency matters.
 package postgres
