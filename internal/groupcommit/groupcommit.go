@@ -75,8 +75,9 @@ const gatherWait = 200 * time.Microsecond
 type Queue struct {
 	mu      sync.Mutex
 	waiting []*Request
-	// last is the number of aggregates the previous batch wrote to.
-	last int
+	// prev holds the aggregates of the previous batch, with the contexts
+	// of their appenders (see expected).
+	prev []appender
 	// added, when not nil, is signalled (without blocking) by the next Add:
 	// Take is waiting for commits.
 	added chan struct{}
@@ -104,7 +105,8 @@ func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
 }
 
 // gather waits, for gatherWait at most, until as many commits are queued
-// as the previous batch wrote to aggregates. Appenders that write one
+// as the previous batch wrote to aggregates (of appenders whose context is
+// live: see expected). Appenders that write one
 // commit after the other (each waits for its commit, then makes the next)
 // come back together when their batch is written, a few microseconds
 // apart; the first of them to take the turn would otherwise write a batch
@@ -120,7 +122,7 @@ func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
 // pays off again.
 func (q *Queue) gather() {
 	q.mu.Lock()
-	if len(q.waiting) == 0 || len(q.waiting) >= q.last {
+	if len(q.waiting) == 0 || len(q.waiting) >= q.expected() {
 		q.mu.Unlock()
 		return
 	}
@@ -143,7 +145,7 @@ func (q *Queue) gather() {
 		select {
 		case <-q.added:
 			q.mu.Lock()
-			enough := len(q.waiting) >= q.last
+			enough := len(q.waiting) >= q.expected()
 			if enough {
 				q.misses = 0
 			}
@@ -220,24 +222,35 @@ func (q *Queue) Take(l Limits) []*Request {
 	}
 	clear(q.waiting[len(kept):])
 	q.waiting = kept
-	q.last = aggregates(batch)
+	q.prev = q.prev[:0]
+	for _, r := range batch {
+		q.prev = append(q.prev, appender{aggregate{r.Commit.AggregateType, r.Commit.AggregateID}, r.Ctx})
+	}
 	return batch
 }
 
 // aggregate identifies an aggregate.
 type aggregate struct{ typ, id string }
 
-// aggregates counts the distinct aggregates of the requests of batch whose
-// context is not done: the appenders that may come back with their next
-// commit (one whose context ended will not).
-func aggregates(batch []*Request) int {
-	if len(batch) == 1 && batch[0].Ctx.Err() == nil {
+// appender is an aggregate of a batch and the context of the appender
+// that wrote to it.
+type appender struct {
+	aggregate
+	ctx context.Context
+}
+
+// expected is the number of commits gather waits for: the distinct
+// aggregates of the previous batch whose appenders' contexts are still
+// live, since those appenders may come back with their next commit (one
+// whose context ended, before or while its batch was written, will not).
+func (q *Queue) expected() int {
+	if len(q.prev) == 1 && q.prev[0].ctx.Err() == nil {
 		return 1
 	}
-	seen := make(map[aggregate]struct{}, len(batch))
-	for _, r := range batch {
-		if r.Ctx.Err() == nil {
-			seen[aggregate{r.Commit.AggregateType, r.Commit.AggregateID}] = struct{}{}
+	seen := make(map[aggregate]struct{}, len(q.prev))
+	for _, a := range q.prev {
+		if a.ctx.Err() == nil {
+			seen[a.aggregate] = struct{}{}
 		}
 	}
 	return len(seen)

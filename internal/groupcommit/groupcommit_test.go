@@ -283,21 +283,28 @@ func TestTakeGatherBacksOff(t *testing.T) {
 	}
 }
 
-// An appender whose context ended while its commit was in a batch does not
-// come back: the next Take does not wait for it.
+// An appender whose context ended, before its batch was taken or while it
+// was written, does not come back: the next Take does not wait for it.
 func TestTakeGathersLiveAppenders(t *testing.T) {
-	ctx := context.Background()
-	cancelled, cancel := context.WithCancel(ctx)
-	var q Queue
-	q.wait = time.Minute
-	q.Add(ctx, commit("a", 1))
-	q.Add(ctx, commit("b", 1))
-	q.Add(cancelled, commit("c", 1))
-	cancel()
-	if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 3 {
-		t.Fatalf("first batch of %d commits, want 3", got)
+	for _, when := range []string{"before Take", "after Take"} {
+		t.Run(when, func(t *testing.T) {
+			ctx := context.Background()
+			cancelled, cancel := context.WithCancel(ctx)
+			var q Queue
+			q.wait = time.Minute
+			q.Add(ctx, commit("a", 1))
+			q.Add(ctx, commit("b", 1))
+			q.Add(cancelled, commit("c", 1))
+			if when == "before Take" {
+				cancel()
+			}
+			if got := len(q.Take(Limits{MaxCommits: 10, MaxEvents: 100})); got != 3 {
+				t.Fatalf("first batch of %d commits, want 3", got)
+			}
+			cancel()
+			q.Add(ctx, commit("a", 1))
+			q.Add(ctx, commit("b", 1))
+			takeAtOnce(t, &q, 2, "the appender whose context ended")
+		})
 	}
-	q.Add(ctx, commit("a", 1))
-	q.Add(ctx, commit("b", 1))
-	takeAtOnce(t, &q, 2, "the appender whose context ended")
 }
