@@ -217,11 +217,12 @@ func TestReadMissingRecord(t *testing.T) {
 	}
 }
 
-// A read of one type, or of one type's name, visits exactly the positions
-// of the matching events, over runs of one type shorter and longer than
-// the loader's stepping distance, both ways; and pages from cursors inside
-// runs match the reference.
-func TestReadOfOneTypeVisitsOnlyItsEvents(t *testing.T) {
+// The plan of a read of one type, or of one type's name, yields exactly
+// the positions of the matching events, and the loader finds each of them,
+// over runs of one type shorter and longer than the loader's stepping
+// distance, both ways; and pages from cursors inside runs match the
+// reference.
+func TestReadOfOneTypeYieldsOnlyItsEvents(t *testing.T) {
 	x := open(t, pebble.WithoutSync())
 	var all []*evento.Event
 	versions := make(map[string]int64)
@@ -270,7 +271,7 @@ func TestReadOfOneTypeVisitsOnlyItsEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, wantPos) {
-				t.Errorf("%+v backward=%v: visits %v, want %v", f, backward, got, wantPos)
+				t.Errorf("%+v backward=%v: yields %v, want %v", f, backward, got, wantPos)
 			}
 		}
 		for _, size := range []int{1, 4, 16, 0} {

@@ -145,7 +145,11 @@
 // QueryExecModeSimpleProtocol and pass it to [New].
 // The executor works in both modes (the conformance suite runs in each),
 // but PostgreSQL then plans every statement on every run, which costs most
-// on the long union reads of subscriptions with many filters. With
+// on the long union reads of subscriptions with many filters; and reads no
+// longer run with a cached generic plan (in the simple protocol their
+// values are part of the SQL text), so on a table not analyzed yet (right
+// after a bulk load) the planner may choose, for every page of a
+// catch-up, the full scan and sort that docs/subscriptions.md describes. With
 // PgBouncer 1.21 or later and max_prepared_statements above 0, transaction
 // mode keeps prepared statements, and the faster default mode works.
 // LISTEN needs a session of its own, which transaction mode does not keep:
