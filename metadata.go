@@ -107,7 +107,7 @@ func decodeMetadataStrings(b []byte, m *Metadata) bool {
 	if !ok || len(b) == 0 {
 		return false
 	}
-	m.ID, m.RequestedBy, m.RequestedAs = string(f[0]), string(f[1]), string(f[2])
-	m.CorrelationID, m.CausationID = string(f[3]), string(f[4])
+	s := f.Copy()
+	m.ID, m.RequestedBy, m.RequestedAs, m.CorrelationID, m.CausationID = s[0], s[1], s[2], s[3], s[4]
 	return true
 }

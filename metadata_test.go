@@ -78,3 +78,28 @@ func FuzzMetadataDecode(f *testing.F) {
 		}
 	})
 }
+
+// Decoded metadata shares no memory with its input, which readers reuse
+// for the next row (sql.RawBytes, pgtype.DriverBytes): the usual form of
+// string fields only, and the general form with values.
+func TestMetadataDecodeKeepsNoInput(t *testing.T) {
+	for _, in := range []evento.Metadata{
+		{ID: "m1", RequestedBy: "user-1", CorrelationID: "c1", CausationID: "e0"},
+		evento.Metadata{ID: "m2", RequestedAs: "admin"}.Set("raw", []byte{9, 8}).Set("ip", "10.0.0.1"),
+	} {
+		b, err := in.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out evento.Metadata
+		if err := out.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] = 0xff
+		}
+		if !reflect.DeepEqual(out, in) {
+			t.Errorf("after the input was overwritten: %+v, want %+v", out, in)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oklog/ulid/v2"
 )
 
 // BenchmarkAppendNew appends one event to a new aggregate per iteration.
@@ -81,7 +82,12 @@ func BenchmarkReadPage(b *testing.B) {
 	x := open(b)
 	for i := range 2 {
 		for _, typ := range []string{"A", "B"} {
-			mustAppend(b, x, newCommit(typ, fmt.Sprint(typ, i), 0, 5000))
+			c := newCommit(typ, fmt.Sprint(typ, i), 0, 5000)
+			md := evento.Metadata{ID: ulid.Make().String(), RequestedBy: "bench"}
+			for _, e := range c.Events {
+				e.Metadata = md
+			}
+			mustAppend(b, x, c)
 		}
 	}
 	for _, q := range []struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Read returns one page of the events that match q, in global order:
@@ -134,7 +135,7 @@ func scanEvent(rows pgx.Rows) (*evento.Event, error) {
 		e          evento.Event
 		seq        int64
 		routingKey *string
-		metadata   []byte
+		metadata   pgtype.DriverBytes // decoded before the next row, never kept
 		timestamp  time.Time
 	)
 	if err := rows.Scan(&e.Position.Tx, &seq, (*[16]byte)(&e.ID), &e.AggregateType, &e.AggregateID, &e.Version,

@@ -6,6 +6,7 @@ package metawire
 import (
 	"encoding/binary"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Fields are the string fields of metadata in key order: ID, RequestedBy,
@@ -54,6 +55,28 @@ func (f *Fields) Len() int {
 		n += len(v)
 	}
 	return n
+}
+
+// Copy returns the fields as strings, in the order of Fields, that share
+// one allocation: none of them refers to the bytes Strings parsed, and
+// decoding a record's metadata costs one allocation instead of one per
+// field.
+func (f *Fields) Copy() [5]string {
+	var out [5]string
+	n := f.Len()
+	if n == 0 {
+		return out
+	}
+	buf := make([]byte, 0, n)
+	for i, v := range f {
+		if len(v) == 0 {
+			continue
+		}
+		at := len(buf)
+		buf = append(buf, v...)
+		out[i] = unsafe.String(&buf[at], len(v))
+	}
+	return out
 }
 
 // head reads the head of a CBOR data item of the given major type and

@@ -39,3 +39,18 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestCopy(t *testing.T) {
+	in := []byte("idrequested-bycause")
+	f := Fields{in[0:2], in[2:14], nil, nil, in[14:19]}
+	got := f.Copy()
+	for i := range in {
+		in[i] = 'x'
+	}
+	if want := [5]string{"id", "requested-by", "", "", "cause"}; got != want {
+		t.Errorf("Copy = %q, want %q", got, want)
+	}
+	if got := (&Fields{}).Copy(); got != [5]string{} {
+		t.Errorf("Copy of no fields = %q", got)
+	}
+}

@@ -206,7 +206,7 @@ func scanEvent(rows *sql.Rows) (*evento.Event, error) {
 		e          evento.Event
 		position   int64
 		routingKey sql.NullString
-		metadata   []byte
+		metadata   sql.RawBytes // decoded before the next row, never kept
 		timestamp  int64
 	)
 	if err := rows.Scan(&position, &e.ID, &e.AggregateType, &e.AggregateID, &e.Version, &e.Name,
