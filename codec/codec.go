@@ -56,6 +56,10 @@ func newCBOR() Codec {
 		IndefLength:      cbor.IndefLengthForbidden,
 		// Decode untyped maps with string keys so they round-trip through JSON.
 		DefaultMapType: reflect.TypeOf(map[string]any(nil)),
+		// Decoded values share no memory with the input (the library copies
+		// byte and text strings): the SQL readers decode metadata from the
+		// driver's row buffer, which the next row reuses. Options that keep
+		// raw input (cbor.RawMessage, registered raw tags) would break them.
 	}.DecMode()
 	if err != nil {
 		panic(fmt.Sprintf("codec: cbor decoder options: %v", err)) // constant options; cannot fail
