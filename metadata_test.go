@@ -12,14 +12,7 @@ import (
 func TestMetadataRoundTripKeepsTypes(t *testing.T) {
 	in := evento.Metadata{ID: "m1", RequestedBy: "u1", RequestedAs: "admin", CorrelationID: "c1", CausationID: "e0"}.
 		Set("attempt", int64(3)).Set("negative", int64(-4)).Set("ip", "10.0.0.1").Set("beta", true).Set("raw", []byte{9})
-	b, err := in.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out evento.Metadata
-	if err := out.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
+	_, out := roundTrip(t, in)
 	if out.ID != "m1" || out.RequestedBy != "u1" || out.RequestedAs != "admin" || out.CorrelationID != "c1" || out.CausationID != "e0" {
 		t.Errorf("fields lost: %+v", out)
 	}
@@ -87,14 +80,7 @@ func TestMetadataDecodeKeepsNoInput(t *testing.T) {
 		{ID: "m1", RequestedBy: "user-1", CorrelationID: "c1", CausationID: "e0"},
 		evento.Metadata{ID: "m2", RequestedAs: "admin"}.Set("raw", []byte{9, 8}).Set("ip", "10.0.0.1"),
 	} {
-		b, err := in.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out evento.Metadata
-		if err := out.UnmarshalBinary(b); err != nil {
-			t.Fatal(err)
-		}
+		b, out := roundTrip(t, in)
 		for i := range b {
 			b[i] = 0xff
 		}
@@ -102,4 +88,18 @@ func TestMetadataDecodeKeepsNoInput(t *testing.T) {
 			t.Errorf("after the input was overwritten: %+v, want %+v", out, in)
 		}
 	}
+}
+
+// roundTrip encodes in and decodes the encoding, and returns both.
+func roundTrip(t *testing.T, in evento.Metadata) ([]byte, evento.Metadata) {
+	t.Helper()
+	b, err := in.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out evento.Metadata
+	if err := out.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return b, out
 }

@@ -76,14 +76,24 @@ func openIn(t testing.TB, schema string, opts ...postgres.Option) *postgres.Exec
 // not nil, adjusts the pool's configuration first.
 func openOneConnection(t testing.TB, schema string, configure func(*pgxpool.Config)) (*postgres.Executor, *pgxpool.Pool) {
 	t.Helper()
+	return openPool(t, schema, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 1
+		if configure != nil {
+			configure(cfg)
+		}
+	})
+}
+
+// openPool returns an executor on schema over a pool of the test server's
+// configuration as configure adjusts it, and the pool, both closed when
+// the test ends.
+func openPool(t testing.TB, schema string, configure func(*pgxpool.Config)) (*postgres.Executor, *pgxpool.Pool) {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 1
-	if configure != nil {
-		configure(cfg)
-	}
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,20 +163,6 @@ func readAll(t testing.TB, x *postgres.Executor, q evento.Query) []*evento.Event
 // the given pgx mode, both closed when the test ends.
 func openInMode(t testing.TB, schema string, mode pgx.QueryExecMode) *postgres.Executor {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.DefaultQueryExecMode = mode
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	x, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
+	x, _ := openPool(t, schema, func(cfg *pgxpool.Config) { cfg.ConnConfig.DefaultQueryExecMode = mode })
 	return x
 }
