@@ -222,9 +222,22 @@ func (q *Queue) Take(l Limits) []*Request {
 	}
 	clear(q.waiting[len(kept):])
 	q.waiting = kept
+	// One entry per aggregate: seen already holds the batch's aggregates
+	// when they are distinct.
 	q.prev = q.prev[:0]
+	var again map[aggregate]bool
+	if seen == nil && len(batch) > 1 {
+		again = make(map[aggregate]bool, len(batch))
+	}
 	for _, r := range batch {
-		q.prev = append(q.prev, appender{aggregate{r.Commit.AggregateType, r.Commit.AggregateID}, r.Ctx})
+		a := aggregate{r.Commit.AggregateType, r.Commit.AggregateID}
+		if again != nil {
+			if again[a] {
+				continue
+			}
+			again[a] = true
+		}
+		q.prev = append(q.prev, appender{a, r.Ctx})
 	}
 	return batch
 }
@@ -239,21 +252,20 @@ type appender struct {
 	ctx context.Context
 }
 
-// expected is the number of commits gather waits for: the distinct
-// aggregates of the previous batch whose appenders' contexts are still
-// live, since those appenders may come back with their next commit (one
-// whose context ended, before or while its batch was written, will not).
+// expected is the number of commits gather waits for: the aggregates of
+// the previous batch whose appenders' contexts are still live, since those
+// appenders may come back with their next commit (one whose context ended,
+// before or while its batch was written, will not). Of several commits to
+// one aggregate in a batch, the first one's appender stands for the
+// aggregate.
 func (q *Queue) expected() int {
-	if len(q.prev) == 1 && q.prev[0].ctx.Err() == nil {
-		return 1
-	}
-	seen := make(map[aggregate]struct{}, len(q.prev))
+	n := 0
 	for _, a := range q.prev {
 		if a.ctx.Err() == nil {
-			seen[a.aggregate] = struct{}{}
+			n++
 		}
 	}
-	return len(seen)
+	return n
 }
 
 // Wait waits for r's outcome, writing batches while it does. turn is the
