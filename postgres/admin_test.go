@@ -16,8 +16,8 @@ func TestAdminSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != (evento.SchemaVersion{Applied: 4, Latest: 4}) {
-		t.Errorf("SchemaVersion = %+v, want applied 4, latest 4", v)
+	if v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
+		t.Errorf("SchemaVersion = %+v, want applied and latest %d", v, latestSchema)
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 // defaultDSN is the test server unless EVENTO_POSTGRES_DSN names another.
 const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
+// latestSchema is the schema version Open migrates to.
+const latestSchema = 5
+
 func dsn() string { return testenv.DSN("EVENTO_POSTGRES_DSN", defaultDSN) }
 
 // connect returns a connection to the test server for the test's own SQL,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/postgres"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -145,39 +147,11 @@ func TestAggregateReadPlan(t *testing.T) {
 		cursor.Forward(2, all[1].Cursor()),  // o0's, before o1
 		cursor.Backward(2, all[9].Cursor()), // o2's, after o1
 	} {
-		query, qargs, err := x.ReadStatement(evento.Query{Filters: agg, Args: args})
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprint("agg_read_", i)
-		if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+query); err != nil {
-			t.Fatal(err)
-		}
-		params := make([]string, len(qargs)) // literals, of the types the statement gives them
-		for j, a := range qargs {
-			params[j] = "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
-		}
-		var plan []struct {
-			Plan struct {
-				Plans []struct {
-					Relationship string `json:"Parent Relationship"`
-					Node         string `json:"Node Type"`
-					Index        string `json:"Index Name"`
-					Plans        []any
-				}
-			}
-		}
-		var raw []byte
-		if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+name+"("+strings.Join(params, ", ")+")").Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &plan); err != nil {
-			t.Fatal(err)
-		}
+		raw, plan := explainGeneric(t, conn, x, evento.Query{Filters: agg, Args: args}, fmt.Sprint("agg_read_", i))
 		// Limit, over the scan of the rows (its "Outer" child); the
 		// cursor's version comes from subplans ("InitPlan").
 		var scan []string
-		for _, c := range plan[0].Plan.Plans {
+		for _, c := range plan.Plans {
 			if c.Relationship == "Outer" {
 				scan = append(scan, c.Node, c.Index)
 				if len(c.Plans) != 0 {
@@ -215,28 +189,9 @@ func TestUnionReadPlan(t *testing.T) {
 	}
 	for i, args := range []cursor.Args{cursor.Forward(3, ""), cursor.Forward(3, all[5].Cursor()), cursor.Backward(3, all[20].Cursor())} {
 		q := evento.Query{Filters: filters, Args: args}
-		query, qargs, err := x.ReadStatement(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprint("union_read_", i)
-		if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+query); err != nil {
-			t.Fatal(err)
-		}
-		params := make([]string, len(qargs))
-		for j, a := range qargs {
-			params[j] = "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
-		}
-		var raw []byte
-		if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+name+"("+strings.Join(params, ", ")+")").Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		var plan []struct{ Plan planNode }
-		if err := json.Unmarshal(raw, &plan); err != nil {
-			t.Fatal(err)
-		}
+		raw, plan := explainGeneric(t, conn, x, q, fmt.Sprint("union_read_", i))
 		merged := false
-		plan[0].Plan.walk(func(n planNode) {
+		plan.walk(func(n planNode) {
 			switch {
 			case n.Node == "Merge Append":
 				merged = true
@@ -279,10 +234,117 @@ func TestUnionReadPlan(t *testing.T) {
 	}
 }
 
+// Version 5 keeps only the events that have a routing key in the routing
+// key index. A read of one key, alone or with a filter, still reads that
+// index in order (with the generic plan, whose parameter the index's
+// condition must be proved from); reads of one key and of the events
+// without a key find what they match.
+func TestRoutingKeyReadPlan(t *testing.T) {
+	schema := freshSchema(t)
+	x := openIn(t, schema)
+	ctx := context.Background()
+	for i := range 6 {
+		c := newCommit("Order", fmt.Sprint("o", i), 0, 3)
+		c.RoutingKey = []string{"", "k1", "k2"}[i%3]
+		mustAppend(t, x, c)
+	}
+	conn := connect(t)
+	indexes := map[string]string{}
+	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_catalog.pg_indexes WHERE schemaname = $1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		indexes[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if def, ok := indexes["evento_events_routing_key"]; ok {
+		t.Errorf("the index of every event's routing key is still there: %s", def)
+	}
+	if def := indexes["evento_events_with_routing_key"]; !strings.HasSuffix(def, "WHERE (routing_key IS NOT NULL)") {
+		t.Errorf("routing key index = %q, want one of the events that have a key", def)
+	}
+
+	all := readAll(t, x, evento.Query{})
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range []evento.Query{
+		{RoutingKey: evento.RoutingKeyOf("k1"), Args: cursor.Forward(2, "")},
+		{RoutingKey: evento.RoutingKeyOf("k2"), Args: cursor.Forward(2, all[4].Cursor())},
+		{RoutingKey: evento.RoutingKeyOf("k1"), Args: cursor.Backward(2, all[15].Cursor())},
+	} {
+		raw, plan := explainGeneric(t, conn, x, q, fmt.Sprint("key_read_", i))
+		var scans []string
+		plan.walk(func(n planNode) {
+			if strings.Contains(n.Node, "Scan") {
+				scans = append(scans, n.Node+" "+n.Index)
+			}
+		})
+		if want := []string{"Index Scan evento_events_with_routing_key"}; !slices.Equal(scans, want) {
+			t.Errorf("%+v: the read of one routing key scans %q, want %q:\n%s", q.Args, scans, want, raw)
+		}
+	}
+	for _, q := range []evento.Query{
+		{RoutingKey: evento.RoutingKeyOf("k2")},
+		{RoutingKey: evento.NoRoutingKey()},
+		{RoutingKey: evento.NoRoutingKey(), Filters: []evento.Filter{{AggregateType: "Order", Name: "Event2"}}},
+		{RoutingKey: evento.RoutingKeyOf("k1"), Filters: []evento.Filter{{AggregateType: "Order"}}},
+	} {
+		var want, got []cursor.Value
+		for _, e := range all {
+			if q.Match(e) {
+				want = append(want, e.Cursor())
+			}
+		}
+		for _, e := range readAll(t, x, q) {
+			got = append(got, e.Cursor())
+		}
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("read of routing key %v, filters %v: %q, want %q (not none)", q.RoutingKey, q.Filters, got, want)
+		}
+	}
+}
+
+// explainGeneric prepares on conn the statement that x runs for q, as
+// name, and returns the plan EXPLAIN (FORMAT JSON) gives for q's values
+// with the connection's settings, raw and parsed.
+func explainGeneric(t *testing.T, conn *pgx.Conn, x *postgres.Executor, q evento.Query, name string) ([]byte, planNode) {
+	t.Helper()
+	query, qargs, err := x.ReadStatement(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), "PREPARE "+name+" AS "+query); err != nil {
+		t.Fatal(err)
+	}
+	params := make([]string, len(qargs)) // literals, of the types the statement gives them
+	for j, a := range qargs {
+		params[j] = "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
+	}
+	var raw []byte
+	if err := conn.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) EXECUTE "+name+"("+strings.Join(params, ", ")+")").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var plan []struct{ Plan planNode }
+	if err := json.Unmarshal(raw, &plan); err != nil {
+		t.Fatal(err)
+	}
+	return raw, plan[0].Plan
+}
+
 // planNode is a node of EXPLAIN (FORMAT JSON)'s plan.
 type planNode struct {
-	Node  string `json:"Node Type"`
-	Plans []planNode
+	Node         string `json:"Node Type"`
+	Index        string `json:"Index Name"`
+	Relationship string `json:"Parent Relationship"`
+	Plans        []planNode
 }
 
 // walk calls fn on n and on every node under it.

@@ -146,8 +146,8 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		t.Fatalf("Open: %v", o.err)
 	}
 	defer o.x.Close()
-	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 4, Latest: 4}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 4 of 4", v, err)
+	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
 	}
 	if indexExists() {
 		t.Error("the upgrade left the index")
@@ -199,8 +199,8 @@ func TestSchemaUpgradeOutwaitsOverlappingTransactions(t *testing.T) {
 	}
 	defer x.Close()
 	t.Logf("upgraded in %v", time.Since(start))
-	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: 4, Latest: 4}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want 4 of 4", v, err)
+	if v, err := x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
 	}
 }
 

@@ -126,7 +126,7 @@ func TestCommandLinePostgres(t *testing.T) {
 		t.Errorf("reset %+v", reset)
 	}
 	r := runEvento(t, bin, "migrate", "status", store).want(t, exitOK)
-	if !strings.Contains(r.stdout, "schema version 4 (latest 4)") {
+	if !strings.Contains(r.stdout, "schema version 5 (latest 5)") {
 		t.Errorf("migrate status:\n%s", r.stdout)
 	}
 
