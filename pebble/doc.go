@@ -32,7 +32,7 @@
 //	t <type> <pos>                index by aggregate type
 //	a <type> <id> <version>       -> pos; the last key gives the current version
 //	n <type> <name> <pos>         index by aggregate type and event name
-//	r <routing key> <pos>         index by routing key ("" for no routing key)
+//	r <routing key> <pos>         index by routing key, of the events that have one
 //	i <event id>                  -> pos; makes event ids unique
 //	s <type> <revision> <id>      snapshot record
 //	l <subscription key>          lease record: owner, epoch, expiry, cursor, lag, last error
@@ -47,8 +47,16 @@
 // filters by position, and intersects them with the routing key index by
 // leapfrogging from one position to the next; a (type, id) scan seeks a
 // position by searching the aggregate's versions, whose positions ascend.
-// Only the events of the page, and one more, are loaded. Every read works
-// on one Pebble snapshot.
+// Only the events of the page, and one more, are loaded, except in a read
+// of the events without a routing key, which the index does not hold: it
+// loads the events its filters (or the event table) yield and skips the
+// keyed ones. Every read works on one Pebble snapshot.
+//
+// The key layout has a version, recorded under m layout. Layout 2 stopped
+// indexing the events without a routing key; an executor opening a
+// namespace of layout 1 deletes those entries (one range deletion) and
+// records layout 2 before it serves anything. A build that knows layout 1
+// only refuses a namespace of layout 2.
 //
 // # Global order
 //

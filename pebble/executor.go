@@ -115,8 +115,8 @@ func newExecutor(db *pebbledb.DB, cfg config) (*Executor, error) {
 	return x, nil
 }
 
-// checkLayout refuses a namespace written with another key layout, and
-// records the layout in a new one.
+// checkLayout refuses a namespace written with another key layout,
+// upgrades one of layout 1, and records the layout in a new one.
 func (x *Executor) checkLayout() error {
 	v, closer, err := x.db.Get(x.keys.layout())
 	switch {
@@ -129,8 +129,32 @@ func (x *Executor) checkLayout() error {
 		return fmt.Errorf("evento: pebble: read layout: %w", err)
 	}
 	defer closer.Close()
-	if len(v) != 1 || v[0] != layoutVersion {
+	switch {
+	case len(v) == 1 && v[0] == 1:
+		return x.upgradeLayout()
+	case len(v) != 1 || v[0] != layoutVersion:
 		return fmt.Errorf("%w: key layout %v, this executor knows %d", errCorrupt, v, layoutVersion)
+	}
+	return nil
+}
+
+// upgradeLayout takes a namespace from layout 1 to layout 2: one synced
+// batch deletes the routing index entries of the events without a routing
+// key (a single range deletion, whatever their number) and records the
+// new layout, so that a crash leaves either layout whole. It runs before
+// the committer starts, so no append races it.
+func (x *Executor) upgradeLayout() error {
+	unkeyed := x.keys.routingIndex("")
+	b := x.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(unkeyed, prefixEnd(unkeyed), nil); err != nil {
+		return fmt.Errorf("evento: pebble: upgrade layout: %w", err)
+	}
+	if err := b.Set(x.keys.layout(), []byte{layoutVersion}, nil); err != nil {
+		return fmt.Errorf("evento: pebble: upgrade layout: %w", err)
+	}
+	if err := b.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("evento: pebble: upgrade layout: %w", err)
 	}
 	return nil
 }

@@ -118,3 +118,16 @@ func Settle(x *Executor) error {
 	}
 	return x.db.Compact(context.Background(), []byte{0}, []byte{0xff, 0xff, 0xff, 0xff}, true)
 }
+
+// RoutingIndexKey returns the routing index prefix of a routing key under
+// prefix ("" gives the entries layout 1 wrote for unkeyed events).
+func RoutingIndexKey(prefix, routingKey string) []byte {
+	return newKeys(prefix).routingIndex(routingKey)
+}
+
+// LayoutKey returns the key of the layout version under prefix.
+func LayoutKey(prefix string) []byte { return newKeys(prefix).layout() }
+
+// ErrCorrupt is wrapped by the errors of keys and records the executor
+// cannot have written.
+var ErrCorrupt = errCorrupt

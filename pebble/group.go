@@ -228,10 +228,14 @@ func (g *group) write(r *request, first uint64, now int64) error {
 			{append(typeIndex, pos[:]...), nil},
 			{appendUint64(aggregate, uint64(e.Version)), pos[:]},
 			{append(k.nameIndex(c.AggregateType, e.Name), pos[:]...), nil},
-			{append(routingIndex, pos[:]...), nil},
 			{k.eventID(e.ID), pos[:]},
+			{append(routingIndex, pos[:]...), nil},
 		}
-		for _, en := range entries {
+		n := len(entries)
+		if r.routingKey == "" { // only keyed events are indexed by key
+			n--
+		}
+		for _, en := range entries[:n] {
 			if err := g.batch.Set(en.key, en.value, nil); err != nil {
 				return err
 			}

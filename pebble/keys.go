@@ -26,8 +26,9 @@ const (
 	tagAggregate byte = 'a'
 	// tagName: n <type> <name> <pos> -> empty.
 	tagName byte = 'n'
-	// tagRouting: r <routing key> <pos> -> empty. Events without a routing
-	// key are indexed under the empty string, which no routing key can be.
+	// tagRouting: r <routing key> <pos> -> empty. Only the events that have
+	// a routing key are indexed (since layout 2; layout 1 also indexed the
+	// others, under the empty string, which no routing key can be).
 	tagRouting byte = 'r'
 	// tagEventID: i <ulid> -> pos. Makes event ids unique.
 	tagEventID byte = 'i'
@@ -46,9 +47,12 @@ const (
 	tagMeta byte = 'm'
 )
 
-// layoutVersion is stored under m "layout"; a directory written with
-// another layout is refused.
-const layoutVersion = 1
+// layoutVersion is stored under m "layout". Layout 2 stopped indexing the
+// events without a routing key: an executor opening a namespace of layout
+// 1 deletes those index entries and records layout 2 (see upgradeLayout).
+// A namespace of any other layout is refused, and so is one of layout 2 by
+// a build that knows layout 1 only.
+const layoutVersion = 2
 
 // DefaultKeyPrefix is the namespace of the executor's keys unless
 // [WithKeyPrefix] says otherwise.
@@ -98,7 +102,7 @@ func (k keys) nameIndex(typ, name string) []byte {
 }
 
 // routingIndex is the prefix of the routing index entries of a routing
-// key; "" stands for "no routing key".
+// key; "" gives the entries layout 1 wrote for the events without one.
 func (k keys) routingIndex(routingKey string) []byte {
 	return appendString(k.table(tagRouting), routingKey)
 }

@@ -133,7 +133,10 @@ func (r *reader) close() {
 
 // plan returns the stream of the positions that match q: the union of a
 // stream per filter (the event table when there is none), intersected with
-// the routing key index when q names a key or no key.
+// the routing key index when q names a key. A read of the events without a
+// key walks the filters' streams, or the event table, and the scan skips
+// the keyed events it loads (q.Match): the routing key index holds only
+// keyed events.
 func (r *reader) plan(q *evento.Query) (stream, error) {
 	var s stream
 	if filters := filter.Simplify(q.Filters); len(filters) > 0 {
@@ -149,8 +152,7 @@ func (r *reader) plan(q *evento.Query) (stream, error) {
 			s = newUnion(streams, r.backward)
 		}
 	}
-	routing, ok := q.RoutingKey.Value()
-	if ok || q.RoutingKey.IsNone() {
+	if routing, ok := q.RoutingKey.Value(); ok {
 		rs, err := r.index(r.keys.routingIndex(routing))
 		if err != nil {
 			return nil, err

@@ -626,7 +626,7 @@ func TestCommandLinePebble(t *testing.T) {
 	runEvento(t, bin, "subscriptions", "reset", "all", "--force", spec).want(t, exitOK)
 	runEvento(t, bin, "aggregate", bank.OwnerType, owner.AggregateID, spec).want(t, exitOK)
 	r := runEvento(t, bin, "migrate", "status", spec).want(t, exitOK)
-	if !strings.Contains(r.stdout, "schema version 1 (latest 1)") {
+	if !strings.Contains(r.stdout, "schema version 2 (latest 2)") {
 		t.Errorf("migrate status:\n%s", r.stdout)
 	}
 	runEvento(t, bin, "events", "--store=pebble:"+filepath.Join(t.TempDir(), "missing")).want(t, exitNotFound)
