@@ -3,6 +3,7 @@ package pebble_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/pebble"
+	"github.com/oklog/ulid/v2"
 )
 
 func TestAppendAssignsPositionsRoutingKeyAndTimestamp(t *testing.T) {
@@ -295,5 +297,67 @@ func TestWakeFiresOnAppend(t *testing.T) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Fatal("wake channel not closed after an append")
+	}
+}
+
+// The committer admits an event id above every stored id without a
+// lookup: what it takes for the greatest stored id, after appends and
+// after a reopen, must never let a stored id in again.
+func TestStoredEventIDsStayUnique(t *testing.T) {
+	ctx := context.Background()
+	id := func(first byte) ulid.ULID { return ulid.ULID{first, 1, 2, 3} }
+	dir := t.TempDir()
+	x, err := pebble.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newCommit("T", "a", 0, 2)
+	a.Events[0].ID, a.Events[1].ID = id(0xf0), id(0x10) // the greatest first
+	mustAppend(t, x, a)
+
+	next := byte(0x20)
+	check := func(when string) {
+		t.Helper()
+		for _, reused := range []ulid.ULID{id(0xf0), id(0x10)} {
+			c := newCommit("T", "b"+fmt.Sprint(next), 0, 2)
+			c.Events[1].ID = reused
+			if err := x.Append(ctx, c); !errors.Is(err, evento.ErrInvalidArgument) {
+				t.Errorf("%s: a commit reusing stored id %s: err = %v, want ErrInvalidArgument", when, reused, err)
+			}
+		}
+		if err := x.Append(ctx, a); !errors.Is(err, evento.ErrAlreadyAppended) {
+			t.Errorf("%s: retry of the first commit: err = %v, want ErrAlreadyAppended", when, err)
+		}
+		// An unused id below the greatest one is admitted, and then taken.
+		c := newCommit("T", "c"+fmt.Sprint(next), 0, 1)
+		c.Events[0].ID = id(next)
+		mustAppend(t, x, c)
+		d := newCommit("T", "d"+fmt.Sprint(next), 0, 1)
+		d.Events[0].ID = id(next)
+		if err := x.Append(ctx, d); !errors.Is(err, evento.ErrInvalidArgument) {
+			t.Errorf("%s: a commit reusing id %s: err = %v, want ErrInvalidArgument", when, d.Events[0].ID, err)
+		}
+		next++
+	}
+	check("running")
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = pebble.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	check("reopened")
+	// A new greatest id, then reused.
+	e := newCommit("T", "e", 0, 1)
+	e.Events[0].ID = id(0xf8)
+	mustAppend(t, x, e)
+	f := newCommit("T", "f", 0, 1)
+	f.Events[0].ID = id(0xf8)
+	if err := x.Append(ctx, f); !errors.Is(err, evento.ErrInvalidArgument) {
+		t.Errorf("a commit reusing the new greatest id: err = %v, want ErrInvalidArgument", err)
+	}
+	if n := len(readAll(t, x, evento.Query{})); n != 5 {
+		t.Errorf("%d events stored, want 5", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/eventogo/evento/internal/wake"
+	"github.com/oklog/ulid/v2"
 )
 
 // maxGroupBytes is where the committer stops adding queued commits to a
@@ -54,6 +55,13 @@ type committer struct {
 	// aggregate; it updates entries once their batch is applied, and a
 	// failed batch empties the cache.
 	known map[aggregateRef]aggregateState
+	// maxID is at least the greatest event id stored (in byte order): an id
+	// above it is not stored, and the committer admits it without a
+	// lookup. Ids are ULIDs, which grow with time, so a new event's id
+	// usually is above it. Only the committer goroutine uses it; it rises
+	// when a batch is written, so a failed batch can only leave it too
+	// high, which costs lookups and never admits a stored id.
+	maxID ulid.ULID
 
 	// failure, once set, fails every later append: a write whose outcome
 	// is unknown left the committer unable to tell where the log ends.
@@ -73,9 +81,9 @@ type round struct {
 	last uint64
 }
 
-func newCommitter(db *pebbledb.DB, k keys, sync bool, next uint64, w *wake.Signal) *committer {
+func newCommitter(db *pebbledb.DB, k keys, sync bool, next uint64, maxID ulid.ULID, w *wake.Signal) *committer {
 	c := &committer{
-		db: db, keys: k, wake: w, sync: sync, next: next,
+		db: db, keys: k, wake: w, sync: sync, next: next, maxID: maxID,
 		known:    make(map[aggregateRef]aggregateState),
 		requests: newQueue[*request](),
 		rounds:   newQueue[*round](),

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/internal/wake"
+	"github.com/oklog/ulid/v2"
 )
 
 // Executor is the Pebble implementation of evento.Executor and
@@ -110,7 +111,11 @@ func newExecutor(db *pebbledb.DB, cfg config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.committer = newCommitter(db, k, !cfg.noSync, next, &x.wake)
+	maxID, err := lastEventID(db, k)
+	if err != nil {
+		return nil, err
+	}
+	x.committer = newCommitter(db, k, !cfg.noSync, next, maxID, &x.wake)
 	x.committer.start()
 	return x, nil
 }
@@ -179,6 +184,30 @@ func nextPosition(db *pebbledb.DB, k keys) (uint64, error) {
 		return 0, err
 	}
 	return last + 1, nil
+}
+
+// lastEventID returns the greatest event id stored: the last key of the id
+// table (the zero id when there is none).
+func lastEventID(db *pebbledb.DB, k keys) (ulid.ULID, error) {
+	table := k.table(tagEventID)
+	it, err := db.NewIter(&pebbledb.IterOptions{LowerBound: table, UpperBound: prefixEnd(table)})
+	if err != nil {
+		return ulid.ULID{}, fmt.Errorf("evento: pebble: find last event id: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return ulid.ULID{}, fmt.Errorf("evento: pebble: find last event id: %w", err)
+		}
+		return ulid.ULID{}, nil
+	}
+	var id ulid.ULID
+	key := it.Key()
+	if len(key) != len(table)+len(id) {
+		return ulid.ULID{}, fmt.Errorf("%w: event id key %x", errCorrupt, key)
+	}
+	copy(id[:], key[len(table):])
+	return id, nil
 }
 
 // Close stops the executor, after the appends in flight are answered, and

@@ -179,6 +179,9 @@ func (g *group) place(id ulid.ULID) (place eventPlace, found, fromGroup bool, er
 	if p, ok := g.ids[id]; ok {
 		return p, true, true, nil
 	}
+	if id.Compare(g.c.maxID) > 0 {
+		return eventPlace{}, false, false, nil
+	}
 	pos, closer, err := g.c.db.Get(g.c.keys.eventID(id))
 	if errors.Is(err, pebbledb.ErrNotFound) {
 		return eventPlace{}, false, false, nil
@@ -241,6 +244,9 @@ func (g *group) write(r *request, first uint64, now int64) error {
 			}
 		}
 		g.ids[e.ID] = eventPlace{aggregateType: c.AggregateType, aggregateID: c.AggregateID, version: e.Version}
+		if e.ID.Compare(g.c.maxID) > 0 {
+			g.c.maxID = e.ID
+		}
 	}
 	g.aggregates[ref] = aggregateState{
 		version:    c.Events[len(c.Events)-1].Version,
