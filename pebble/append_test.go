@@ -318,8 +318,8 @@ func TestStoredEventIDsStayUnique(t *testing.T) {
 	next := byte(0x20)
 	check := func(when string) {
 		t.Helper()
-		for _, reused := range []ulid.ULID{id(0xf0), id(0x10)} {
-			c := newCommit("T", "b"+fmt.Sprint(next), 0, 2)
+		for i, reused := range []ulid.ULID{id(0xf0), id(0x10)} {
+			c := newCommit("T", fmt.Sprint("b", next, "-", i), 0, 2)
 			c.Events[1].ID = reused
 			if err := x.Append(ctx, c); !errors.Is(err, evento.ErrInvalidArgument) {
 				t.Errorf("%s: a commit reusing stored id %s: err = %v, want ErrInvalidArgument", when, reused, err)

@@ -105,8 +105,10 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 		if err != nil {
 			return nil, fmt.Errorf("evento: read events: %w", err)
 		}
-		// The indexes already select the matching events; Match is the
-		// reference semantics and costs little next to the load.
+		// The indexes select the matching events, except in a read of the
+		// events without a routing key, which no index holds: Match skips
+		// the keyed ones there, and elsewhere checks the reference
+		// semantics at little cost next to the load.
 		if q.Match(e) {
 			rows = append(rows, e)
 		}

@@ -208,14 +208,105 @@ func TestSchemaUpgradeOutwaitsOverlappingTransactions(t *testing.T) {
 // version 1 only, and a pool to the server, closed when the test ends.
 func versionOne(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
+	return atVersion(t, 1)
+}
+
+// atVersion returns a schema of its own, migrated up to version v, and a
+// pool to the server, closed when the test ends.
+func atVersion(t *testing.T, v int) (string, *pgxpool.Pool) {
+	t.Helper()
 	schema := freshSchema(t)
 	pool, err := pgxpool.New(context.Background(), dsn())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.MigrateTo(context.Background(), pool, 1, postgres.WithSchema(schema)); err != nil {
+	if err := postgres.MigrateTo(context.Background(), pool, v, postgres.WithSchema(schema)); err != nil {
 		t.Fatal(err)
 	}
 	return schema, pool
+}
+
+// The upgrade to version 5 swaps the routing key index while sessions
+// append: a transaction that read the table (as every append's statement
+// does, to find the aggregate's version) and then inserts must neither
+// deadlock with the upgrade nor make it fail. The upgrade waits for the
+// transaction, in bounded attempts, and completes once it ends.
+func TestRoutingIndexUpgradeWithAppendsRunning(t *testing.T) {
+	ctx := context.Background()
+	schema, pool := atVersion(t, 4)
+	events := pgx.Identifier{schema, "evento_events"}.Sanitize()
+	insert := `INSERT INTO ` + events + ` (id, aggregate_type, aggregate_id, version, name, timestamp)` +
+		` VALUES (gen_random_uuid(), 'probe', 'p', $1, 'Probed', now())`
+
+	appender, err := connect(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appender.Rollback(ctx)
+	if _, err := appender.Exec(ctx, `SELECT count(*) FROM `+events); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		x   *postgres.Executor
+		err error
+	}
+	done := make(chan opened, 1)
+	upgrade, stop := context.WithTimeout(ctx, 60*time.Second)
+	defer stop()
+	go func() {
+		x, err := postgres.New(upgrade, pool, postgres.WithSchema(schema))
+		done <- opened{x, err}
+	}()
+	// Once the upgrade waits for the table's exclusive lock, the
+	// transaction that read the table inserts.
+	probe := connect(t)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := probe.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks
+			WHERE relation = $1::regclass AND mode = 'AccessExclusiveLock' AND NOT granted)`, events).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upgrade never waited for the events table's exclusive lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = appender.Exec(qctx, insert, 1)
+	cancel()
+	if err != nil {
+		t.Fatalf("insert of the transaction that read the table, while the upgrade waited: %v", err)
+	}
+	time.Sleep(time.Second) // more runs of the upgrade, which must wait
+	select {
+	case o := <-done:
+		if o.err == nil {
+			o.x.Close()
+		}
+		t.Fatalf("Open returned (%v) while a transaction that read the events table was open", o.err)
+	default:
+	}
+	if err := appender.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var o opened
+	select {
+	case o = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open still waits 10s after the transaction ended")
+	}
+	if o.err != nil {
+		t.Fatalf("Open: %v", o.err)
+	}
+	defer o.x.Close()
+	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
+		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
+	}
+	if n := len(readAll(t, o.x, evento.Query{Filters: []evento.Filter{{AggregateType: "probe"}}})); n != 1 {
+		t.Errorf("%d events stored, want the transaction's one", n)
+	}
 }
