@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -168,18 +169,11 @@ func (x *Executor) upgradeLayout() error {
 // are dense from 1, so the store needs no counter of its own.
 func nextPosition(db *pebbledb.DB, k keys) (uint64, error) {
 	table := k.table(tagEvent)
-	it, err := db.NewIter(&pebbledb.IterOptions{LowerBound: table, UpperBound: prefixEnd(table)})
-	if err != nil {
-		return 0, fmt.Errorf("evento: pebble: find last position: %w", err)
+	key, err := lastKey(db, table)
+	if err != nil || key == nil {
+		return 1, err
 	}
-	defer it.Close()
-	if !it.Last() {
-		if err := it.Error(); err != nil {
-			return 0, fmt.Errorf("evento: pebble: find last position: %w", err)
-		}
-		return 1, nil
-	}
-	last, err := positionSuffix(it.Key(), table)
+	last, err := positionSuffix(key, table)
 	if err != nil {
 		return 0, err
 	}
@@ -190,24 +184,33 @@ func nextPosition(db *pebbledb.DB, k keys) (uint64, error) {
 // table (the zero id when there is none).
 func lastEventID(db *pebbledb.DB, k keys) (ulid.ULID, error) {
 	table := k.table(tagEventID)
+	var id ulid.ULID
+	key, err := lastKey(db, table)
+	if err != nil || key == nil {
+		return id, err
+	}
+	if len(key) != len(table)+len(id) {
+		return id, fmt.Errorf("%w: event id key %x", errCorrupt, key)
+	}
+	copy(id[:], key[len(table):])
+	return id, nil
+}
+
+// lastKey returns a copy of the last key under table, or nil when there
+// is none.
+func lastKey(db *pebbledb.DB, table []byte) ([]byte, error) {
 	it, err := db.NewIter(&pebbledb.IterOptions{LowerBound: table, UpperBound: prefixEnd(table)})
 	if err != nil {
-		return ulid.ULID{}, fmt.Errorf("evento: pebble: find last event id: %w", err)
+		return nil, fmt.Errorf("evento: pebble: find the last key of table %q: %w", table[len(table)-1], err)
 	}
 	defer it.Close()
 	if !it.Last() {
 		if err := it.Error(); err != nil {
-			return ulid.ULID{}, fmt.Errorf("evento: pebble: find last event id: %w", err)
+			return nil, fmt.Errorf("evento: pebble: find the last key of table %q: %w", table[len(table)-1], err)
 		}
-		return ulid.ULID{}, nil
+		return nil, nil
 	}
-	var id ulid.ULID
-	key := it.Key()
-	if len(key) != len(table)+len(id) {
-		return ulid.ULID{}, fmt.Errorf("%w: event id key %x", errCorrupt, key)
-	}
-	copy(id[:], key[len(table):])
-	return id, nil
+	return bytes.Clone(it.Key()), nil
 }
 
 // Close stops the executor, after the appends in flight are answered, and
