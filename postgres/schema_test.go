@@ -60,10 +60,6 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		t.Fatal("the failed upgrade dropped the index")
 	}
 
-	type opened struct {
-		x   *postgres.Executor
-		err error
-	}
 	// The upgrading executor has one connection: the one that ran the
 	// migrations, whose setting is checked afterwards.
 	cfg, err := pgxpool.ParseConfig(dsn())
@@ -78,11 +74,7 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 	defer upgrading.Close()
 	upgrade, stop := context.WithCancel(ctx)
 	defer stop() // before the pool closes: a test that fails ends the upgrade
-	done := make(chan opened, 1)
-	go func() {
-		x, err := postgres.New(upgrade, upgrading, postgres.WithSchema(schema))
-		done <- opened{x, err}
-	}()
+	done := startNew(upgrade, upgrading, schema)
 	// Appends and reads of other sessions run while the upgrade waits: each
 	// is held back for one run's wait at most (3.2s at the longest).
 	probe := connect(t)
@@ -124,31 +116,12 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	select {
-	case o := <-done:
-		if o.err == nil {
-			o.x.Close()
-		}
-		t.Fatalf("Open returned (%v) while a transaction held the events table", o.err)
-	default:
-	}
-
+	done.stillWaiting(t, "a transaction held the events table")
 	if err := reader.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var o opened
-	select {
-	case o = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Open still waits 10s after the transaction that held the table ended")
-	}
-	if o.err != nil {
-		t.Fatalf("Open: %v", o.err)
-	}
-	defer o.x.Close()
-	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
-	}
+	x = done.upgraded(t)
+	defer x.Close()
 	if indexExists() {
 		t.Error("the upgrade left the index")
 	}
@@ -247,17 +220,9 @@ func TestRoutingIndexUpgradeWithAppendsRunning(t *testing.T) {
 	if _, err := appender.Exec(ctx, `SELECT count(*) FROM `+events); err != nil {
 		t.Fatal(err)
 	}
-	type opened struct {
-		x   *postgres.Executor
-		err error
-	}
-	done := make(chan opened, 1)
 	upgrade, stop := context.WithTimeout(ctx, 60*time.Second)
 	defer stop()
-	go func() {
-		x, err := postgres.New(upgrade, pool, postgres.WithSchema(schema))
-		done <- opened{x, err}
-	}()
+	done := startNew(upgrade, pool, schema)
 	// Once the upgrade waits for the table's exclusive lock, the
 	// transaction that read the table inserts.
 	probe := connect(t)
@@ -282,31 +247,66 @@ func TestRoutingIndexUpgradeWithAppendsRunning(t *testing.T) {
 		t.Fatalf("insert of the transaction that read the table, while the upgrade waited: %v", err)
 	}
 	time.Sleep(time.Second) // more runs of the upgrade, which must wait
-	select {
-	case o := <-done:
-		if o.err == nil {
-			o.x.Close()
-		}
-		t.Fatalf("Open returned (%v) while a transaction that read the events table was open", o.err)
-	default:
-	}
+	done.stillWaiting(t, "a transaction that read the events table was open")
 	if err := appender.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var o opened
-	select {
-	case o = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Open still waits 10s after the transaction ended")
-	}
-	if o.err != nil {
-		t.Fatalf("Open: %v", o.err)
-	}
-	defer o.x.Close()
-	if v, err := o.x.SchemaVersion(ctx); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
-		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
-	}
-	if n := len(readAll(t, o.x, evento.Query{Filters: []evento.Filter{{AggregateType: "probe"}}})); n != 1 {
+	x := done.upgraded(t)
+	defer x.Close()
+	if n := len(readAll(t, x, evento.Query{Filters: []evento.Filter{{AggregateType: "probe"}}})); n != 1 {
 		t.Errorf("%d events stored, want the transaction's one", n)
 	}
+}
+
+// newResult is what postgres.New returned.
+type newResult struct {
+	x   *postgres.Executor
+	err error
+}
+
+// pendingNew is the outcome of a postgres.New running in the background.
+type pendingNew chan newResult
+
+// startNew runs postgres.New on pool and schema in the background.
+func startNew(ctx context.Context, pool *pgxpool.Pool, schema string) pendingNew {
+	p := make(pendingNew, 1)
+	go func() {
+		x, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
+		p <- newResult{x, err}
+	}()
+	return p
+}
+
+// stillWaiting fails the test if New has returned, which it must not
+// while what says holds.
+func (p pendingNew) stillWaiting(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case o := <-p:
+		if o.err == nil {
+			o.x.Close()
+		}
+		t.Fatalf("New returned (%v) while %s", o.err, what)
+	default:
+	}
+}
+
+// upgraded waits up to 10s for New and returns its executor, on the
+// latest schema version; the caller closes it.
+func (p pendingNew) upgraded(t *testing.T) *postgres.Executor {
+	t.Helper()
+	var o newResult
+	select {
+	case o = <-p:
+	case <-time.After(10 * time.Second):
+		t.Fatal("New still waits 10s after the transaction in its way ended")
+	}
+	if o.err != nil {
+		t.Fatalf("New: %v", o.err)
+	}
+	if v, err := o.x.SchemaVersion(context.Background()); err != nil || v != (evento.SchemaVersion{Applied: latestSchema, Latest: latestSchema}) {
+		o.x.Close()
+		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
+	}
+	return o.x
 }
