@@ -35,14 +35,7 @@ func TestSchemaUpgradeLetsTrafficThrough(t *testing.T) {
 	}
 
 	// A long transaction that read the table holds its lock until it ends.
-	reader, err := connect(t).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Rollback(ctx)
-	if _, err := reader.Exec(ctx, `SELECT count(*) FROM `+events); err != nil {
-		t.Fatal(err)
-	}
+	reader := readingTx(t, events)
 
 	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
 	start := time.Now()
@@ -212,14 +205,7 @@ func TestRoutingIndexUpgradeWithAppendsRunning(t *testing.T) {
 	insert := `INSERT INTO ` + events + ` (id, aggregate_type, aggregate_id, version, name, timestamp)` +
 		` VALUES (gen_random_uuid(), 'probe', 'p', $1, 'Probed', now())`
 
-	appender, err := connect(t).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer appender.Rollback(ctx)
-	if _, err := appender.Exec(ctx, `SELECT count(*) FROM `+events); err != nil {
-		t.Fatal(err)
-	}
+	appender := readingTx(t, events)
 	upgrade, stop := context.WithTimeout(ctx, 60*time.Second)
 	defer stop()
 	done := startNew(upgrade, pool, schema)
@@ -241,7 +227,7 @@ func TestRoutingIndexUpgradeWithAppendsRunning(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err = appender.Exec(qctx, insert, 1)
+	_, err := appender.Exec(qctx, insert, 1)
 	cancel()
 	if err != nil {
 		t.Fatalf("insert of the transaction that read the table, while the upgrade waited: %v", err)
@@ -309,4 +295,20 @@ func (p pendingNew) upgraded(t *testing.T) *postgres.Executor {
 		t.Fatalf("SchemaVersion = %+v, %v; want %d of %d", v, err, latestSchema, latestSchema)
 	}
 	return o.x
+}
+
+// readingTx begins a transaction on a connection of its own that reads
+// table, and so holds the table's ACCESS SHARE lock until it ends; it is
+// rolled back when the test ends, unless it ended before.
+func readingTx(t *testing.T, table string) pgx.Tx {
+	t.Helper()
+	tx, err := connect(t).Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(context.Background(), `SELECT count(*) FROM `+table); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
