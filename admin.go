@@ -157,7 +157,7 @@ func ResetSubscription(ctx context.Context, exec Executor, key string, to cursor
 		}
 		lease, err = breaker.BreakLease(ctx, key, ResetOwner, resetTTL)
 	} else {
-		lease, err = exec.AcquireLease(ctx, key, ResetOwner, resetTTL)
+		lease, err = acquireLease(ctx, exec, key, ResetOwner, resetTTL)
 	}
 	if err != nil {
 		return fmt.Errorf("evento: reset subscription %s: %w", key, err)

@@ -52,7 +52,7 @@ func (r *run) loop(ctx, stopCtx context.Context) error {
 	}
 	failures := 0
 	for {
-		lease, err := r.st.exec.AcquireLease(stopCtx, r.sub.key, r.owner, r.sub.leaseTTL)
+		lease, err := acquireLease(stopCtx, r.st.exec, r.sub.key, r.owner, r.sub.leaseTTL)
 		if err == nil {
 			log.InfoContext(ctx, "evento: subscription lease acquired", "epoch", lease.Epoch)
 			err = r.hold(ctx, stopCtx, lease, true)
@@ -80,6 +80,29 @@ func (r *run) loop(ctx, stopCtx context.Context) error {
 			}
 		}
 	}
+}
+
+// acquireLease takes the lease on key for owner under ctx. A store can
+// commit an acquisition and still report that ctx ended, when the
+// cancellation arrives between the write and its answer; the lease would
+// then stay with an owner that has gone until it expires, and keep every
+// other worker out that long. So when the acquisition fails for any reason
+// but a held lease after ctx ended, acquireLease takes the lease once more
+// under a detached, bounded context, which succeeds only when it is free or
+// already owner's, and releases it at once. It returns the first error.
+func acquireLease(ctx context.Context, exec Executor, key, owner string, ttl time.Duration) (*Lease, error) {
+	lease, err := exec.AcquireLease(ctx, key, owner, ttl)
+	if err == nil || ctx.Err() == nil || errors.Is(err, ErrLeaseHeld) {
+		return lease, err
+	}
+	cctx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer done()
+	if l, aerr := exec.AcquireLease(cctx, key, owner, ttl); aerr == nil {
+		if rerr := exec.ReleaseLease(cctx, l); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("evento: release lease %s after an interrupted acquisition: %w", key, rerr))
+		}
+	}
+	return nil, err
 }
 
 // hold processes events under lease and releases the lease when it returns.

@@ -1,0 +1,92 @@
+package evento_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/sqlite"
+)
+
+// lateAnswer wraps the SQLite executor so that its first lease acquisition
+// waits until ctx ends, then takes the lease regardless and reports ctx's
+// error: a store that committed the acquisition before it saw the
+// cancellation.
+type lateAnswer struct {
+	*sqlite.Executor
+	calls   atomic.Int32
+	waiting chan struct{}
+}
+
+func (l *lateAnswer) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (*evento.Lease, error) {
+	if l.calls.Add(1) > 1 {
+		return l.Executor.AcquireLease(ctx, key, owner, ttl)
+	}
+	close(l.waiting)
+	<-ctx.Done()
+	if _, err := l.Executor.AcquireLease(context.WithoutCancel(ctx), key, owner, ttl); err != nil {
+		return nil, err
+	}
+	return nil, ctx.Err()
+}
+
+func newLateAnswer(t *testing.T) *lateAnswer {
+	t.Helper()
+	exec, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "late.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Close() })
+	return &lateAnswer{Executor: exec, waiting: make(chan struct{})}
+}
+
+// checkReleased fails t unless the lease on key is free: a new worker's
+// Execute must be able to take it at once.
+func checkReleased(t *testing.T, exec *lateAnswer, key string) {
+	t.Helper()
+	st, err := exec.SubscriptionStatus(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Owner != "" {
+		t.Fatalf("lease %s still held by %s until %s after the interrupted acquisition", key, st.Owner, st.ExpiresAt)
+	}
+	sub := evento.NewSubscription(key, evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil }))
+	if err := sub.Execute(context.Background(), evento.New(exec)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShutdownDuringAcquisitionReleasesLease(t *testing.T) {
+	exec := newLateAnswer(t)
+	sub := evento.NewSubscription("late", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil })).
+		LeaseTTL(time.Hour)
+	w, err := sub.Start(context.Background(), evento.New(exec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-exec.waiting
+	if err := w.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkReleased(t, exec, "late")
+}
+
+func TestCancelledExecuteReleasesLease(t *testing.T) {
+	exec := newLateAnswer(t)
+	sub := evento.NewSubscription("late", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil })).
+		LeaseTTL(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-exec.waiting
+		cancel()
+	}()
+	if err := sub.Execute(ctx, evento.New(exec)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Execute = %v, want context.Canceled", err)
+	}
+	checkReleased(t, exec, "late")
+}
