@@ -109,6 +109,33 @@ func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
 	return out, s.err()
 }
 
+// TableSteps reads one page of q as Read does, up to position last (the
+// durable watermark when 0), and returns the page and how many records the
+// read reached by walking the event table rather than through q's indexes.
+func TableSteps(x *Executor, q evento.Query, last uint64) ([]*evento.Event, int, error) {
+	snap := x.db.NewSnapshot()
+	defer snap.Close()
+	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
+	defer r.close()
+	s, err := r.plan(&q)
+	if err != nil {
+		return nil, 0, err
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, 0, err
+	}
+	start, _, err := startPosition(q.Args)
+	if err != nil {
+		return nil, 0, err
+	}
+	if last == 0 {
+		last = x.committer.durable.Load()
+	}
+	rows, err := scanIndexed(context.Background(), &q, s, events, min(start, last), last, nil)
+	return rows, events.steps, err
+}
+
 // Settle flushes x's memtables and compacts its whole key space, so that a
 // benchmark that runs next does not share the machine with the
 // compactions its setup started.

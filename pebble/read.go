@@ -87,36 +87,143 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
 	defer r.close()
 	s, err := r.plan(q)
+	if err == nil {
+		if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
+			rows, err = scanTable(ctx, q, t, start, last, rows)
+		} else {
+			var events *eventLoader
+			if events, err = r.events(); err == nil {
+				rows, err = scanIndexed(ctx, q, s, events, start, last, rows)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
-	load, err := r.loader(s)
-	if err != nil {
-		return nil, fmt.Errorf("evento: read events: %w", err)
-	}
+	return rows, nil
+}
+
+// scanTable is scan over the event table itself: a read without filters
+// or routing key, or of the events without a routing key, which no index
+// holds (q.Match skips the keyed ones).
+func scanTable(ctx context.Context, q *evento.Query, t *indexStream, start, last uint64, rows []*evento.Event) ([]*evento.Event, error) {
 	limit := q.Args.Limit()
-	for ok, n := s.seek(start), 0; ok && s.pos() <= last && len(rows) <= limit; ok, n = s.next(), n+1 {
+	for ok, n := t.seek(start), 0; ok && t.pos() <= last && len(rows) <= limit; ok, n = t.next(), n+1 {
 		if n%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		e, err := load(s.pos())
+		e, err := decodeAt(t.it, t.pos())
 		if err != nil {
-			return nil, fmt.Errorf("evento: read events: %w", err)
+			return nil, err
 		}
-		// The indexes select the matching events, except in a read of the
-		// events without a routing key, which no index holds: Match skips
-		// the keyed ones there, and elsewhere checks the reference
-		// semantics at little cost next to the load.
 		if q.Match(e) {
 			rows = append(rows, e)
 		}
 	}
-	if err := s.err(); err != nil {
-		return nil, fmt.Errorf("evento: read events: %w", err)
+	return rows, t.err()
+}
+
+// A read through indexes walks the event table instead while the events
+// it selects lie next to each other (a subscription of the one type that
+// most of the log holds, say): stepping the table to the next record and
+// checking q.Match there costs less than stepping the index as well. It
+// starts doing so once the index has yielded denseRun positions in a row
+// that follow each other, and goes back to the index as soon as the
+// events that did not match cost more than the index steps saved (an event
+// decoded for nothing costs about missCost index steps; the savings count
+// up to maxCredit, so that a walk gives up soon once the events grow
+// sparse); each such return doubles the run it takes to start again, up to
+// maxDenseRun, until a walk pays off with denseProof matches.
+const (
+	denseRun    = 8
+	maxDenseRun = 1024
+	missCost    = 3
+	maxCredit   = 16
+	denseProof  = 64
+)
+
+// scanIndexed is scan over the plan s, loading the events it names with
+// events, or walking events' table while they lie together (see
+// denseRun). The index and the table walk select the same events: both
+// keep only those that q.Match accepts.
+func scanIndexed(ctx context.Context, q *evento.Query, s stream, events *eventLoader, start, last uint64, rows []*evento.Event) ([]*evento.Event, error) {
+	limit := q.Args.Limit()
+	backward := q.Args.IsBackward()
+	var (
+		dense   bool
+		need    = denseRun // adjacent positions in a row that start a table walk
+		run     int        // adjacent positions in a row the index yielded
+		credit  int        // a table walk's matches, less missCost per miss
+		matched int        // a table walk's matches
+		prev    uint64     // the position examined last
+		ok      = s.seek(start)
+	)
+	for n := 0; len(rows) <= limit; n++ {
+		if n%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		var (
+			pos uint64
+			e   *evento.Event
+			err error
+		)
+		if dense {
+			if pos, ok, err = events.step(backward); err != nil {
+				return nil, err
+			}
+			if !ok || pos > last {
+				return rows, nil
+			}
+			e, err = decodeAt(events.it, pos)
+		} else {
+			if !ok || s.pos() > last {
+				break
+			}
+			pos = s.pos()
+			e, err = events.load(pos)
+		}
+		if err != nil {
+			return nil, err
+		}
+		match := q.Match(e)
+		if match {
+			rows = append(rows, e)
+		}
+		switch {
+		case dense && match:
+			credit, matched = min(credit+1, maxCredit), matched+1
+			if matched == denseProof {
+				need = denseRun
+			}
+		case dense:
+			if credit -= missCost; credit < 0 {
+				// Back to the index, from the position after this one.
+				dense, run = false, 0
+				if matched < denseProof {
+					need = min(2*need, maxDenseRun)
+				}
+				next := after(pos, backward)
+				ok = next != 0 && s.seek(next)
+			}
+		default:
+			if n > 0 && pos == after(prev, backward) {
+				run++
+			} else {
+				run = 0
+			}
+			if run >= need {
+				dense, credit, matched = true, 0, 0
+			} else {
+				ok = s.next()
+			}
+		}
+		prev = pos
 	}
-	return rows, nil
+	return rows, s.err()
 }
 
 // reader builds the streams of one read on one snapshot and closes them.
@@ -241,6 +348,7 @@ type eventLoader struct {
 	prefix int    // the length of the table's prefix in key
 	at     uint64 // the position the iterator is at, when ok is true
 	ok     bool
+	steps  int // records reached by step, for tests
 }
 
 // loaderSteps is how far ahead, in positions, the loader steps its
@@ -275,6 +383,40 @@ func (l *eventLoader) load(pos uint64) (*evento.Event, error) {
 	}
 	l.at, l.ok = pos, true
 	return decodeAt(l.it, pos)
+}
+
+// after returns the position that follows pos in a read's direction.
+func after(pos uint64, backward bool) uint64 {
+	if backward {
+		return pos - 1
+	}
+	return pos + 1
+}
+
+// step moves from the record loaded last to the next one in the read's
+// direction and returns its position; it reports false at the end of the
+// table, or when no record was loaded yet.
+func (l *eventLoader) step(backward bool) (uint64, bool, error) {
+	if !l.ok {
+		return 0, false, nil
+	}
+	l.ok = false
+	var valid bool
+	if backward {
+		valid = l.it.Prev()
+	} else {
+		valid = l.it.Next()
+	}
+	if !valid {
+		return 0, false, l.it.Error()
+	}
+	pos, err := positionSuffix(l.it.Key(), l.key[:l.prefix])
+	if err != nil {
+		return 0, false, err
+	}
+	l.at, l.ok = pos, true
+	l.steps++
+	return pos, true, nil
 }
 
 // decodeAt decodes the event record under it, the record of position pos.
