@@ -20,6 +20,16 @@ type lateAnswer struct {
 	*sqlite.Executor
 	calls   atomic.Int32
 	waiting chan struct{}
+	// noWrite makes the first acquisition write nothing before it reports
+	// ctx's end; failRelease makes every release fail.
+	noWrite, failRelease bool
+}
+
+func (l *lateAnswer) ReleaseLease(ctx context.Context, lease *evento.Lease) error {
+	if l.failRelease {
+		return errors.New("release refused")
+	}
+	return l.Executor.ReleaseLease(ctx, lease)
 }
 
 func (l *lateAnswer) AcquireLease(ctx context.Context, key, owner string, ttl time.Duration) (*evento.Lease, error) {
@@ -28,6 +38,9 @@ func (l *lateAnswer) AcquireLease(ctx context.Context, key, owner string, ttl ti
 	}
 	close(l.waiting)
 	<-ctx.Done()
+	if l.noWrite {
+		return nil, ctx.Err()
+	}
 	if _, err := l.Executor.AcquireLease(context.WithoutCancel(ctx), key, owner, ttl); err != nil {
 		return nil, err
 	}
@@ -89,4 +102,62 @@ func TestCancelledExecuteReleasesLease(t *testing.T) {
 		t.Fatalf("Execute = %v, want context.Canceled", err)
 	}
 	checkReleased(t, exec, "late")
+}
+
+// When the release after an interrupted acquisition fails, the lease left
+// behind expires within seconds, not after the subscription's TTL.
+func TestInterruptedAcquisitionLeavesShortLease(t *testing.T) {
+	exec := newLateAnswer(t)
+	exec.failRelease = true
+	sub := evento.NewSubscription("late", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil })).
+		LeaseTTL(time.Hour)
+	w, err := sub.Start(context.Background(), evento.New(exec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-exec.waiting
+	if err := w.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := exec.SubscriptionStatus(context.Background(), "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := time.Now().Add(15 * time.Second); st.ExpiresAt.After(limit) {
+		t.Errorf("lease left by the interrupted acquisition expires at %s, after %s", st.ExpiresAt, limit)
+	}
+}
+
+// A reset cancelled during its acquisition leaves a lease held by anyone
+// else alone, another reset's included.
+func TestCancelledResetLeavesOthersLease(t *testing.T) {
+	exec := newLateAnswer(t)
+	exec.noWrite = true
+	ctx := context.Background()
+	st := evento.New(exec)
+	if _, err := st.Create().Event(MoneyDeposited{Amount: 1}).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	held, err := exec.Executor.AcquireLease(ctx, "late", evento.ResetOwner+"/other", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	go func() {
+		<-exec.waiting
+		cancel()
+	}()
+	if err := evento.ResetSubscription(rctx, exec, "late", "", false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ResetSubscription = %v, want context.Canceled", err)
+	}
+	got, err := exec.SubscriptionStatus(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner != held.Owner || got.Epoch != held.Epoch {
+		t.Errorf("after the cancelled reset the lease is %s at epoch %d, want %s at epoch %d", got.Owner, got.Epoch, held.Owner, held.Epoch)
+	}
+	if err := exec.Executor.Acknowledge(ctx, held, evento.Ack{}); err != nil {
+		t.Errorf("the holder's acknowledgement after the cancelled reset: %v", err)
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/eventogo/evento/cursor"
+	"github.com/oklog/ulid/v2"
 )
 
 // Administration hooks. An executor may implement any of the interfaces
@@ -114,8 +116,9 @@ type SchemaVersion struct {
 	Latest int64
 }
 
-// ResetOwner is the lease owner ResetSubscription acts as. Workers never
-// use it: their owner ids are ULIDs.
+// ResetOwner begins the lease owner that ResetSubscription acts as: a slash
+// and a ULID of the call follow it, so that two resets never pass for each
+// other. Workers never use it: their owner ids are ULIDs.
 const ResetOwner = "evento-reset"
 
 // resetTTL bounds how long a reset that dies half-way keeps the lease.
@@ -146,24 +149,23 @@ func ResetSubscription(ctx context.Context, exec Executor, key string, to cursor
 	if _, err := exec.Read(ctx, Query{Args: cursor.Forward(1, to)}); err != nil {
 		return fmt.Errorf("evento: reset subscription %s to %q: %w", key, to, err)
 	}
-	var (
-		lease *Lease
-		err   error
-	)
+	acquire := exec.AcquireLease
 	if force {
 		breaker, ok := exec.(LeaseBreaker)
 		if !ok {
 			return fmt.Errorf("%w: breaking the lease of subscription %s", ErrUnsupported, key)
 		}
-		lease, err = breaker.BreakLease(ctx, key, ResetOwner, resetTTL)
-	} else {
-		lease, err = acquireLease(ctx, exec, key, ResetOwner, resetTTL)
+		acquire = breaker.BreakLease
 	}
+	owner := ResetOwner + "/" + ulid.Make().String()
+	lease, err := acquireLease(ctx, exec, slog.Default(), key, owner, resetTTL, acquire)
 	if err != nil {
 		return fmt.Errorf("evento: reset subscription %s: %w", key, err)
 	}
 	ackErr := exec.Acknowledge(ctx, lease, Ack{Cursor: to})
-	relErr := exec.ReleaseLease(context.WithoutCancel(ctx), lease)
+	rctx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	relErr := exec.ReleaseLease(rctx, lease)
+	done()
 	if err := errors.Join(ackErr, relErr); err != nil {
 		return fmt.Errorf("evento: reset subscription %s: %w", key, err)
 	}

@@ -307,7 +307,7 @@ func (s *Subscription) Execute(ctx context.Context, st *Store) error {
 		return err
 	}
 	r := s.newRun(st)
-	lease, err := acquireLease(ctx, st.exec, s.key, r.owner, s.leaseTTL)
+	lease, err := acquireLease(ctx, st.exec, st.logger, s.key, r.owner, s.leaseTTL, st.exec.AcquireLease)
 	if err != nil {
 		return fmt.Errorf("evento: subscription %s: %w", s.key, err)
 	}

@@ -52,7 +52,7 @@ func (r *run) loop(ctx, stopCtx context.Context) error {
 	}
 	failures := 0
 	for {
-		lease, err := acquireLease(stopCtx, r.st.exec, r.sub.key, r.owner, r.sub.leaseTTL)
+		lease, err := acquireLease(stopCtx, r.st.exec, r.st.logger, r.sub.key, r.owner, r.sub.leaseTTL, r.st.exec.AcquireLease)
 		if err == nil {
 			log.InfoContext(ctx, "evento: subscription lease acquired", "epoch", lease.Epoch)
 			err = r.hold(ctx, stopCtx, lease, true)
@@ -82,25 +82,36 @@ func (r *run) loop(ctx, stopCtx context.Context) error {
 	}
 }
 
-// acquireLease takes the lease on key for owner under ctx. A store can
+// acquireLease takes the lease on key for owner under ctx with acquire
+// (the executor's AcquireLease, or a LeaseBreaker's BreakLease). A store can
 // commit an acquisition and still report that ctx ended, when the
 // cancellation arrives between the write and its answer; the lease would
 // then stay with an owner that has gone until it expires, and keep every
 // other worker out that long. So when the acquisition fails for any reason
 // but a held lease after ctx ended, acquireLease takes the lease once more
-// under a detached, bounded context, which succeeds only when it is free or
-// already owner's, and releases it at once. It returns the first error.
-func acquireLease(ctx context.Context, exec Executor, key, owner string, ttl time.Duration) (*Lease, error) {
-	lease, err := exec.AcquireLease(ctx, key, owner, ttl)
+// under a detached, bounded context and releases it at once (the first
+// statement can still be in flight on the server and commit after that
+// release; the short TTL below bounds that case too). owner must be
+// this caller's alone: the second acquisition succeeds when the lease is
+// owner's, free or expired, and so never takes a live lease from another
+// owner. It asks for a TTL of at most releaseTimeout, so that a release
+// that fails leaves the lease for seconds, not for ttl; such a failure is
+// logged. It returns the first acquisition's error.
+func acquireLease(ctx context.Context, exec Executor, log *slog.Logger, key, owner string, ttl time.Duration,
+	acquire func(ctx context.Context, key, owner string, ttl time.Duration) (*Lease, error)) (*Lease, error) {
+	lease, err := acquire(ctx, key, owner, ttl)
 	if err == nil || ctx.Err() == nil || errors.Is(err, ErrLeaseHeld) {
 		return lease, err
 	}
 	cctx, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer done()
-	if l, aerr := exec.AcquireLease(cctx, key, owner, ttl); aerr == nil {
-		if rerr := exec.ReleaseLease(cctx, l); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("evento: release lease %s after an interrupted acquisition: %w", key, rerr))
-		}
+	l, aerr := exec.AcquireLease(cctx, key, owner, min(ttl, releaseTimeout))
+	if aerr == nil {
+		aerr = exec.ReleaseLease(cctx, l)
+	}
+	if aerr != nil && !errors.Is(aerr, ErrLeaseHeld) {
+		log.WarnContext(ctx, "evento: cannot release a lease whose acquisition was interrupted",
+			"subscription", key, "owner", owner, "error", aerr)
 	}
 	return nil, err
 }
