@@ -80,8 +80,9 @@ func DeleteEventRecord(x *Executor, pos uint64) error {
 }
 
 // PlanPositions returns every position the plan of a read of q yields,
-// from the start of the log in q's direction, loading each one as a read
-// does, whether or not the event matches q.
+// from the start of the log in q's direction, loading each one through the
+// index as a read does until it walks the event table, whether or not the
+// event matches q.
 func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
 	snap := x.db.NewSnapshot()
 	defer snap.Close()

@@ -129,8 +129,8 @@ func scanTable(ctx context.Context, q *evento.Query, t *indexStream, start, last
 // it selects lie next to each other (a subscription of the one type that
 // most of the log holds, say): stepping the table to the next record and
 // checking q.Match there costs less than stepping the index as well. It
-// starts doing so once the index has yielded denseRun positions in a row
-// that follow each other, and goes back to the index as soon as the
+// starts doing so once denseRun+1 positions in a row from the index follow
+// each other, and goes back to the index as soon as the
 // events that did not match cost more than the index steps saved (an event
 // decoded for nothing costs about missCost index steps; the savings count
 // up to maxCredit, so that a walk gives up soon once the events grow
@@ -147,7 +147,10 @@ const (
 // scanIndexed is scan over the plan s, loading the events it names with
 // events, or walking events' table while they lie together (see
 // denseRun). The index and the table walk select the same events: both
-// keep only those that q.Match accepts.
+// keep only those that q.Match accepts, and every such event is in the
+// plan's indexes, which the committer writes in the event's own batch.
+// While it walks the table, a read does not notice an index entry whose
+// event record is missing, as loading through the index does.
 func scanIndexed(ctx context.Context, q *evento.Query, s stream, events *eventLoader, start, last uint64, rows []*evento.Event) ([]*evento.Event, error) {
 	limit := q.Args.Limit()
 	backward := q.Args.IsBackward()
