@@ -65,6 +65,7 @@ func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, err
 		}
 	}()
 
+	head := r.head(runCtx)
 	seed := maphash.MakeSeed()
 	var (
 		order    []*slot // read, not yet passed by the cursor
@@ -139,6 +140,9 @@ func (r *run) drainParallel(ctx, runCtx context.Context, lease *Lease) (int, err
 			lease.Cursor = s.edge.Cursor
 			p.pass(s.edge.Node)
 			order = order[1:]
+		}
+		if inFlight == 0 && !stopping && !more && len(order) == 0 && failure == nil {
+			r.skipTo(lease, head, &p)
 		}
 		finished := inFlight == 0 && (stopping || !more && len(order) == 0)
 		if p.any() && (finished || r.ackDue(&p)) {

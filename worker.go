@@ -28,6 +28,9 @@ type run struct {
 	owner string
 	query Query
 	waker Waker
+	// skipStored is when a cursor moved over events without a match was
+	// last acknowledged (see skipTo).
+	skipStored time.Time
 }
 
 func (s *Subscription) newRun(st *Store) *run {
@@ -213,14 +216,15 @@ func (r *run) drain(ctx, runCtx context.Context, lease *Lease) (int, error) {
 // pending is what a worker has processed but not yet acknowledged: the
 // cursor has moved in memory (lease.Cursor) past the events it counts.
 type pending struct {
-	since  time.Time          // when the first of these events was passed
-	last   *Event             // the last event passed, for the lag
-	failed *SubscriptionError // the last failure to record
-	park   []*DeadLetter      // events to park
-	n      int                // events passed since the last acknowledgement
+	since   time.Time          // when the first of these events was passed
+	last    *Event             // the last event passed, for the lag
+	failed  *SubscriptionError // the last failure to record
+	park    []*DeadLetter      // events to park
+	n       int                // events passed since the last acknowledgement
+	skipped bool               // the cursor moved over events without a match
 }
 
-func (p *pending) any() bool { return p.last != nil || p.failed != nil || len(p.park) > 0 }
+func (p *pending) any() bool { return p.last != nil || p.failed != nil || len(p.park) > 0 || p.skipped }
 
 // pass records that the cursor moved past e.
 func (p *pending) pass(e *Event) {
@@ -249,6 +253,7 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 	read := 0
 	var p pending
 	limit := r.sub.chunkSize
+	head := r.head(runCtx)
 	for {
 		started := time.Now()
 		q := r.query
@@ -288,6 +293,9 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 			p.pass(edge.Node)
 		}
 		last := failure != nil || runCtx.Err() != nil || !page.PageInfo.HasNextPage
+		if last && failure == nil && runCtx.Err() == nil {
+			r.skipTo(lease, head, &p)
+		}
 		if p.any() && (last || r.ackDue(&p)) {
 			if err := r.acknowledge(ctx, lease, &p); err != nil {
 				return read, err
@@ -297,6 +305,52 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 			return read, failure
 		}
 		limit = r.nextChunk(limit, page.Edges, time.Since(started))
+	}
+}
+
+// head returns, for a subscription of the events without a routing key,
+// the cursor of the last event of the log, read before the drain reads
+// anything; "" for other subscriptions, for an empty log, after a failed
+// read and for an executor whose cursors are not single positions (a
+// Group's). See skipTo.
+func (r *run) head(ctx context.Context) cursor.Value {
+	if !r.query.RoutingKey.IsNone() {
+		return ""
+	}
+	page, err := r.st.exec.Read(ctx, Query{Args: cursor.Backward(1, "")})
+	if err != nil || len(page.Edges) == 0 {
+		return ""
+	}
+	return page.Edges[0].Cursor
+}
+
+// skipTo moves lease.Cursor forward to head, when it lies further, once a
+// drain has read every matching event after the cursor. SQLite, PostgreSQL
+// and Pebble keep no index of the events without a routing key: their
+// reads walk every keyed event after the cursor, and a drain that finds
+// none to handle would walk them all again at every poll. head was read
+// before the drain's first page, and a store never gives a later event a
+// position at or before one it has returned, so the drain's reads saw
+// every event up to head: none is left to handle there. The move is kept
+// in memory, and acknowledged at most once per acknowledgement interval;
+// a worker that stops first leaves the stored cursor where it was, which
+// costs its successor one walk.
+func (r *run) skipTo(lease *Lease, head cursor.Value, p *pending) {
+	if head == "" {
+		return
+	}
+	to, err := cursor.Decode(head)
+	if err != nil {
+		return
+	}
+	at, err := cursor.Decode(lease.Cursor)
+	if err != nil || !at.Less(to) {
+		return
+	}
+	lease.Cursor = head
+	if time.Since(r.skipStored) >= r.sub.ackInterval {
+		p.skipped = true
+		r.skipStored = time.Now()
 	}
 }
 

@@ -24,6 +24,7 @@ var concurrencyScenarios = []scenario{
 	}},
 	{"SubscriberMissesNothing", testConcurrencySubscriberMissesNothing},
 	{"TailingReaderMissesNothing", testConcurrencyTailingReader},
+	{"UnkeyedSubscriberMissesNothing", testConcurrencyUnkeyedSubscriber},
 }
 
 // contend runs writers goroutines, spread over stores, that each make
@@ -83,6 +84,12 @@ func contend(t *testing.T, stores []*evento.Store, writers, commits int) {
 // appendConcurrently runs h's writers, each making its commits of one to
 // three events to its own aggregate, and returns the number of events.
 func appendConcurrently(t *testing.T, h *harness, st *evento.Store) int {
+	return appendConcurrentlyKeyed(t, h, st, func(int) string { return "" })
+}
+
+// appendConcurrentlyKeyed is appendConcurrently with writer w's aggregate
+// under the routing key keyOf(w), none when "".
+func appendConcurrentlyKeyed(t *testing.T, h *harness, st *evento.Store, keyOf func(w int) string) int {
 	ctx := t.Context()
 	errs := make(chan error, h.f.Writers)
 	var wg sync.WaitGroup
@@ -92,6 +99,9 @@ func appendConcurrently(t *testing.T, h *harness, st *evento.Store) int {
 			var version int64
 			for seq := range h.f.CommitsPerWriter {
 				b := st.Aggregate(id, version)
+				if version == 0 && keyOf(w) != "" {
+					b = st.CreateWithID(id).RoutingKey(keyOf(w))
+				}
 				for range 1 + seq%3 {
 					b.Event(incremented{By: 1, Writer: w, Seq: seq})
 				}
@@ -132,6 +142,33 @@ func testConcurrencySubscriberMissesNothing(t *testing.T, h *harness) {
 	got := rec.all()
 	checkAscending(t, "subscriber", got)
 	sameEvents(t, "subscriber", got, readAll(t, st, evento.Query{}))
+}
+
+// testConcurrencyUnkeyedSubscriber runs a subscription of the events
+// without a routing key while writers append, half of them to keyed
+// aggregates. Such a subscription moves its cursor over the keyed events
+// at the end of each drain, as far as the log's last event when the drain
+// started; it must still see every unkeyed event exactly once, in order.
+func testConcurrencyUnkeyedSubscriber(t *testing.T, h *harness) {
+	h.long(t)
+	st, _ := h.open(t)
+	var rec recorder
+	sub := evento.NewSubscription("unkeyed-writers", rec.handlers()...).RoutingKey(evento.NoRoutingKey()).
+		PollInterval(20 * time.Millisecond).AckInterval(time.Millisecond)
+	w := startAndWait(t, st, sub)
+	appendConcurrentlyKeyed(t, h, st, func(w int) string {
+		if w%2 == 0 {
+			return "eu"
+		}
+		return ""
+	})
+	want := readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
+	waitFor(t, h.f.Timeout, fmt.Sprintf("the subscriber to see %d events", len(want)), func() bool { return rec.len() >= len(want) })
+	time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
+	shutdown(t, h, w)
+	got := rec.all()
+	checkAscending(t, "unkeyed subscriber", got)
+	sameEvents(t, "unkeyed subscriber", got, want)
 }
 
 // testConcurrencyTailingReader reads forward from its last cursor while

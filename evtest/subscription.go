@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
 )
 
 var subscriptionScenarios = []scenario{
@@ -21,6 +22,7 @@ var subscriptionScenarios = []scenario{
 	{"Safety", testSubscriptionSafety},
 	{"OnAllAndSkip", testSubscriptionOnAllAndSkip},
 	{"AcrossExecutors", testSubscriptionAcrossExecutors},
+	{"UnkeyedCursorPassesKeyedEvents", testSubscriptionUnkeyedCursor},
 }
 
 // subscriptionLog appends counters and notes with routing keys eu, us and
@@ -71,6 +73,70 @@ func testSubscriptionRoutingKey(t *testing.T, h *harness) {
 		}
 		sameEvents(t, "subscription with routing key "+mode, execute(t, st, sub, &rec), want)
 	}
+}
+
+// testSubscriptionUnkeyedCursor checks that a subscription of the events
+// without a routing key, having handled them all, stores a cursor past the
+// keyed events that follow them, so that its next drain does not read them
+// again; and that it still handles the unkeyed events that come later. A
+// store whose cursors are not single positions (a Group) keeps the cursor
+// of the last event handled.
+func testSubscriptionUnkeyedCursor(t *testing.T, h *harness) {
+	t.Run("Sequential", func(t *testing.T) { unkeyedCursor(t, h, 1) })
+	t.Run("Parallel", func(t *testing.T) { unkeyedCursor(t, h, 3) })
+}
+
+// unkeyedCursor is testSubscriptionUnkeyedCursor with a subscription that
+// runs partitions handlers at a time.
+func unkeyedCursor(t *testing.T, h *harness, partitions int) {
+	ctx := t.Context()
+	st, exec := h.open(t)
+	var rec recorder
+	newSub := func() *evento.Subscription {
+		sub := evento.NewSubscription("unkeyed", rec.handlers()...).RoutingKey(evento.NoRoutingKey())
+		if partitions > 1 {
+			sub.Parallel(partitions, nil)
+		}
+		return sub
+	}
+	keyed := func(n int) {
+		t.Helper()
+		for range n {
+			must(st.Create().RoutingKey("eu").Event(incremented{By: 1}).Commit(ctx))(t)
+		}
+	}
+	checkCursor := func(what string, handled *evento.Event) {
+		t.Helper()
+		full := readAll(t, st, evento.Query{})
+		want := cursorOf(t, full[len(full)-1])
+		if _, err := cursor.Decode(want); err != nil {
+			want = cursorOf(t, handled)
+		}
+		if got := must(exec.SubscriptionStatus(ctx, "unkeyed"))(t).Cursor; got != want {
+			t.Errorf("%s: stored cursor %q, want %q", what, got, want)
+		}
+	}
+
+	must(st.CreateWithID("unkeyed-1").Event(incremented{By: 1}).Commit(ctx))(t)
+	keyed(12)
+	noErr(t, newSub().Execute(ctx, st))
+	unkeyed := readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
+	sameEvents(t, "first Execute", rec.all(), unkeyed)
+	checkCursor("after the first Execute", unkeyed[0])
+
+	keyed(5)
+	noErr(t, newSub().Execute(ctx, st))
+	if rec.len() != 1 {
+		t.Errorf("Execute over keyed events only handled %d events in all, want 1", rec.len())
+	}
+	checkCursor("after keyed events only", unkeyed[0])
+
+	must(st.CreateWithID("unkeyed-2").Event(incremented{By: 2}).Commit(ctx))(t)
+	keyed(3)
+	noErr(t, newSub().Execute(ctx, st))
+	unkeyed = readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
+	sameEvents(t, "after a new unkeyed event", rec.all(), unkeyed)
+	checkCursor("after a new unkeyed event", unkeyed[1])
 }
 
 // testSubscriptionSeveralAggregates checks that a subscription sees the
