@@ -16,7 +16,11 @@ import (
 // is the write store's order); a projection loaded from the read store right
 // after an append may miss that append, and a commit using its version then
 // fails with ErrVersionConflict. Load state for commands through the write
-// store when that matters.
+// store when that matters. The read store may be several replicas behind
+// one address, each with its own delay; so that it misses nothing there, a
+// subscription of the events without a routing key keeps its cursor on the
+// last event it handled under an Rw, where on a single store it moves the
+// cursor past the keyed events it read (see Subscription.RoutingKey).
 type Rw struct {
 	read  EventStore
 	write Executor

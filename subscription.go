@@ -116,7 +116,11 @@ func (s *Subscription) Safety() *Subscription {
 }
 
 // RoutingKey restricts the subscription to events with routing key r. The
-// default, AnyRoutingKey, sees all events.
+// default, AnyRoutingKey, sees all events. With NoRoutingKey, on a single
+// store, a worker that has read every event after its cursor moves the
+// cursor on to the log's last event, past keyed events it did not handle,
+// so that its next poll does not read them again: SQLite, PostgreSQL and
+// Pebble keep no index of the events without a key.
 func (s *Subscription) RoutingKey(r RoutingKey) *Subscription {
 	s.routingKey = r
 	return s

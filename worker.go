@@ -310,10 +310,17 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 
 // head returns, for a subscription of the events without a routing key,
 // the cursor of the last event of the log, read before the drain reads
-// anything; "" for other subscriptions, for an empty log, after a failed
-// read and for an executor whose cursors are not single positions (a
-// Group's). See skipTo.
+// anything; "" for other subscriptions, for an empty log and after a
+// failed read. It reads nothing and returns "" under a Group, whose
+// cursors are not single positions, and under an Rw, whose read store
+// may be several replicas behind one address: a read can then see less
+// of the log than the read before it, and the drain could miss what the
+// head read saw. See skipTo.
 func (r *run) head(ctx context.Context) cursor.Value {
+	switch r.st.exec.(type) {
+	case *Group, *Rw:
+		return ""
+	}
 	if !r.query.RoutingKey.IsNone() {
 		return ""
 	}
@@ -329,9 +336,10 @@ func (r *run) head(ctx context.Context) cursor.Value {
 // and Pebble keep no index of the events without a routing key: their
 // reads walk every keyed event after the cursor, and a drain that finds
 // none to handle would walk them all again at every poll. head was read
-// before the drain's first page, and a store never gives a later event a
-// position at or before one it has returned, so the drain's reads saw
-// every event up to head: none is left to handle there. The move is kept
+// before the drain's first page, a store never gives a later event a
+// position at or before one it has returned, and its later reads see at
+// least what its earlier ones saw, so the drain's reads saw every event up
+// to head: none is left to handle there. The move is kept
 // in memory, and acknowledged at most once per acknowledgement interval;
 // a worker that stops first leaves the stored cursor where it was, which
 // costs its successor one walk.

@@ -3,6 +3,7 @@ package evtest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -151,10 +152,20 @@ func testConcurrencySubscriberMissesNothing(t *testing.T, h *harness) {
 // started; it must still see every unkeyed event exactly once, in order.
 func testConcurrencyUnkeyedSubscriber(t *testing.T, h *harness) {
 	h.long(t)
+	t.Run("Sequential", func(t *testing.T) { unkeyedSubscriber(t, h, 1) })
+	t.Run("Parallel", func(t *testing.T) { unkeyedSubscriber(t, h, 3) })
+}
+
+// unkeyedSubscriber is testConcurrencyUnkeyedSubscriber with a
+// subscription that runs partitions handlers at a time.
+func unkeyedSubscriber(t *testing.T, h *harness, partitions int) {
 	st, _ := h.open(t)
 	var rec recorder
 	sub := evento.NewSubscription("unkeyed-writers", rec.handlers()...).RoutingKey(evento.NoRoutingKey()).
 		PollInterval(20 * time.Millisecond).AckInterval(time.Millisecond)
+	if partitions > 1 {
+		sub.Parallel(partitions, nil)
+	}
 	w := startAndWait(t, st, sub)
 	appendConcurrentlyKeyed(t, h, st, func(w int) string {
 		if w%2 == 0 {
@@ -167,7 +178,14 @@ func testConcurrencyUnkeyedSubscriber(t *testing.T, h *harness) {
 	time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
 	shutdown(t, h, w)
 	got := rec.all()
-	checkAscending(t, "unkeyed subscriber", got)
+	if partitions == 1 {
+		checkAscending(t, "unkeyed subscriber", got)
+	} else {
+		// Partitions keep each aggregate's order, not the global one.
+		checkPerAggregateOrder(t, got)
+		byID := func(a, b *evento.Event) int { return a.ID.Compare(b.ID) }
+		got, want = slices.SortedFunc(slices.Values(got), byID), slices.SortedFunc(slices.Values(want), byID)
+	}
 	sameEvents(t, "unkeyed subscriber", got, want)
 }
 
