@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
@@ -38,11 +37,6 @@ var (
 	_ evento.Waker    = (*Executor)(nil)
 )
 
-// Pool settings of a database opened by [Open].
-const (
-	openMaxIdleConns    = 16
-	openConnMaxIdleTime = 5 * time.Minute
-)
 
 // Open connects to the database named by dsn, in the form of
 // github.com/go-sql-driver/mysql (user:password@tcp(host:3306)/dbname?...),
@@ -68,8 +62,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Executor, error) {
 		return nil, fmt.Errorf("%w: mysql DSN: %v", evento.ErrInvalidArgument, err)
 	}
 	db := sql.OpenDB(connector)
-	db.SetMaxIdleConns(openMaxIdleConns)
-	db.SetConnMaxIdleTime(openConnMaxIdleTime)
+	sqlstore.KeepIdle(db)
 	x, err := newExecutor(ctx, db, cfg)
 	if err != nil {
 		db.Close()

@@ -78,6 +78,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evento: open sqlite %s: %w", path, err)
 	}
+	sqlstore.KeepIdle(db)
 	x, err := newExecutor(ctx, db, cfg)
 	if err != nil {
 		db.Close()
