@@ -37,7 +37,6 @@ var (
 	_ evento.Waker    = (*Executor)(nil)
 )
 
-
 // Open connects to the database named by dsn, in the form of
 // github.com/go-sql-driver/mysql (user:password@tcp(host:3306)/dbname?...),
 // and brings its schema up to date. The DSN must name a database. Open
