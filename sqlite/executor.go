@@ -29,6 +29,8 @@ type Executor struct {
 	// w is the append connection; only the writer lock's holder uses it.
 	w      *writer
 	events sqlstore.EventReader
+	// reads runs the event reads through prepared statements.
+	reads *stmtCache
 	// writer admits one write at a time from this process; a channel
 	// rather than a mutex so that waiting for it honours the context.
 	writer chan struct{}
@@ -119,6 +121,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		tables: t,
 		stmt:   newStatements(t),
 		events: sqlstore.NewEventReader(dialect, t.events).ByVersion(),
+		reads:  newStmtCache(db),
 		writer: make(chan struct{}, 1),
 	}
 	x.leases = sqlstore.Leases{DB: db, SQL: x.stmt.leases, Lock: x.writeTurn, Fenced: x.fenced}
@@ -131,6 +134,7 @@ func (x *Executor) Close() error {
 	x.writer <- struct{}{}
 	x.closed = true
 	x.dropWriter()
+	x.reads.close()
 	<-x.writer
 	if !x.ownsDB {
 		return nil
@@ -145,7 +149,7 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 // Read returns one page of the events that match q, in global order. A
 // malformed cursor fails with an error matching cursor.ErrInvalid.
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
-	return x.events.Read(ctx, x.db, &q)
+	return x.events.Read(ctx, x.reads, &q)
 }
 
 // lockWriter waits for this process's write turn, or for ctx to end.
