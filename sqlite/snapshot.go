@@ -19,7 +19,7 @@ func (x *Executor) LoadSnapshot(ctx context.Context, key evento.SnapshotKey) (*e
 		position  string
 		updatedAt int64
 	)
-	err := x.db.QueryRowContext(ctx, x.stmt.loadSnapshot, key.AggregateType, key.Revision, key.AggregateID).
+	err := x.reads.QueryRowContext(ctx, x.stmt.loadSnapshot, key.AggregateType, key.Revision, key.AggregateID).
 		Scan(&s.Data, &s.Version, &position, &updatedAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -42,6 +42,17 @@ func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any)
 	return st.QueryContext(ctx, args...)
 }
 
+// QueryRowContext is QueryContext for a query of at most one row. A
+// statement that cannot be prepared runs unprepared, which reports the
+// same error through the row.
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.statement(ctx, query)
+	if err != nil || st == nil {
+		return c.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // statement returns the prepared statement of query, or nil when the cache
 // is full or closed.
 func (c *stmtCache) statement(ctx context.Context, query string) (*sql.Stmt, error) {

@@ -39,6 +39,10 @@ func TestStmtCache(t *testing.T) {
 	}
 	defer db.Close()
 	c := newStmtCache(db)
+	var one int
+	if err := c.QueryRowContext(context.Background(), "SELECT ? * 2", 21).Scan(&one); err != nil || one != 42 {
+		t.Fatalf("SELECT 21 * 2 = %d, %v", one, err)
+	}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -51,8 +55,8 @@ func TestStmtCache(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if len(c.stmts) != 5 {
-		t.Errorf("cache holds %d statements, want 5", len(c.stmts))
+	if len(c.stmts) != 6 {
+		t.Errorf("cache holds %d statements, want 6", len(c.stmts))
 	}
 	for n := range maxCachedStatements + 10 {
 		if err := count(c, n, 1); err != nil {
@@ -76,5 +80,9 @@ func TestStmtCache(t *testing.T) {
 	}
 	if _, err := c.QueryContext(context.Background(), "SELECT FROM"); err == nil {
 		t.Error("a malformed statement ran")
+	}
+	var n int
+	if err := c.QueryRowContext(context.Background(), "SELECT FROM").Scan(&n); err == nil {
+		t.Error("a malformed single-row statement ran")
 	}
 }
