@@ -51,7 +51,10 @@ var (
 // own query parameters are kept, and Open adds journal_mode WAL,
 // busy_timeout 10000, synchronous FULL (see [WithSynchronous]) and
 // foreign_keys on. An in-memory database is refused: every pooled
-// connection would see a different one. Close closes the database.
+// connection would see a different one. The pool keeps up to 16 idle
+// connections, each closed after five idle minutes; each holds its own
+// page cache (up to about 2 MB) and the read statements it has run (see
+// the executor's statement cache). Close closes the database.
 func Open(ctx context.Context, path string, opts ...Option) (*Executor, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
