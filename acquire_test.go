@@ -74,8 +74,10 @@ func checkReleased(t *testing.T, exec *lateAnswer, key string) {
 	}
 }
 
-func TestShutdownDuringAcquisitionReleasesLease(t *testing.T) {
-	exec := newLateAnswer(t)
+// shutDownWhileAcquiring starts a worker of subscription "late" on exec
+// and shuts it down while its first lease acquisition waits.
+func shutDownWhileAcquiring(t *testing.T, exec *lateAnswer) {
+	t.Helper()
 	sub := evento.NewSubscription("late", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil })).
 		LeaseTTL(time.Hour)
 	w, err := sub.Start(context.Background(), evento.New(exec))
@@ -86,6 +88,11 @@ func TestShutdownDuringAcquisitionReleasesLease(t *testing.T) {
 	if err := w.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestShutdownDuringAcquisitionReleasesLease(t *testing.T) {
+	exec := newLateAnswer(t)
+	shutDownWhileAcquiring(t, exec)
 	checkReleased(t, exec, "late")
 }
 
@@ -109,16 +116,7 @@ func TestCancelledExecuteReleasesLease(t *testing.T) {
 func TestInterruptedAcquisitionLeavesShortLease(t *testing.T) {
 	exec := newLateAnswer(t)
 	exec.failRelease = true
-	sub := evento.NewSubscription("late", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error { return nil })).
-		LeaseTTL(time.Hour)
-	w, err := sub.Start(context.Background(), evento.New(exec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-exec.waiting
-	if err := w.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	shutDownWhileAcquiring(t, exec)
 	st, err := exec.SubscriptionStatus(context.Background(), "late")
 	if err != nil {
 		t.Fatal(err)

@@ -134,12 +134,7 @@ func TestReadOfDenseRunsMatchesReference(t *testing.T) {
 	for fi, fs := range filters {
 		for _, rk := range []evento.RoutingKey{evento.AnyRoutingKey(), evento.NoRoutingKey(), evento.RoutingKeyOf("eu")} {
 			q := evento.Query{Filters: fs, RoutingKey: rk}
-			var want []*evento.Event
-			for _, e := range all {
-				if q.Match(e) {
-					want = append(want, e)
-				}
-			}
+			want := matching(q, all)
 			for _, size := range []int{1, 7, 100, 0} {
 				checkWalk(t, fmt.Sprintf("filters%d/%s/size%d", fi, rk, size), x, q, want, size, len(all))
 			}

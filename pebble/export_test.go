@@ -80,15 +80,12 @@ func DeleteEventRecord(x *Executor, pos uint64) error {
 }
 
 // PlanPositions returns every position the plan of a read of q yields,
-// from the start of the log in q's direction, loading each one through the
-// index as a read does until it walks the event table, whether or not the
-// event matches q.
+// from the start of the log in q's direction, loading each one from the
+// event table as a read through the plan's indexes does, whether or not
+// the event matches q.
 func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
-	snap := x.db.NewSnapshot()
-	defer snap.Close()
-	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
-	defer r.close()
-	s, err := r.plan(&q)
+	r, s, done, err := x.planned(&q)
+	defer done()
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +111,8 @@ func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
 // durable watermark when 0), and returns the page and how many records the
 // read reached by walking the event table rather than through q's indexes.
 func TableSteps(x *Executor, q evento.Query, last uint64) ([]*evento.Event, int, error) {
-	snap := x.db.NewSnapshot()
-	defer snap.Close()
-	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
-	defer r.close()
-	s, err := r.plan(&q)
+	r, s, done, err := x.planned(&q)
+	defer done()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -82,11 +82,8 @@ func decodeSeq(v cursor.Value) (uint64, error) {
 // position last, the events that match q, up to one more than the page
 // size.
 func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64, rows []*evento.Event) ([]*evento.Event, error) {
-	snap := x.db.NewSnapshot()
-	defer snap.Close()
-	r := reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
-	defer r.close()
-	s, err := r.plan(q)
+	r, s, done, err := x.planned(q)
+	defer done()
 	if err == nil {
 		if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
 			rows, err = scanTable(ctx, q, t, start, last, rows)
@@ -101,6 +98,19 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
 	return rows, nil
+}
+
+// planned opens a snapshot and a reader on it, and plans q there. It
+// returns the function that closes them, to call whatever the error.
+func (x *Executor) planned(q *evento.Query) (*reader, stream, func(), error) {
+	snap := x.db.NewSnapshot()
+	r := &reader{snap: snap, keys: x.keys, backward: q.Args.IsBackward()}
+	done := func() {
+		r.close()
+		snap.Close()
+	}
+	s, err := r.plan(q)
+	return r, s, done, err
 }
 
 // scanTable is scan over the event table itself: a read without filters

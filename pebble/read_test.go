@@ -48,18 +48,24 @@ func TestReadMatchesReference(t *testing.T) {
 	for fi, fs := range filters {
 		for _, rk := range routing {
 			q := evento.Query{Filters: fs, RoutingKey: rk}
-			var want []*evento.Event
-			for _, e := range all {
-				if q.Match(e) {
-					want = append(want, e)
-				}
-			}
+			want := matching(q, all)
 			for _, size := range []int{1, 3, 50, 0} {
 				name := fmt.Sprintf("filters%d/%s/size%d", fi, rk, size)
 				checkWalk(t, name, x, q, want, size, len(all))
 			}
 		}
 	}
+}
+
+// matching returns the events of all that q matches, in order.
+func matching(q evento.Query, all []*evento.Event) []*evento.Event {
+	var out []*evento.Event
+	for _, e := range all {
+		if q.Match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // appendRandomLog appends n random commits over a few aggregates and
