@@ -89,9 +89,15 @@ func PlanPositions(x *Executor, q evento.Query) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	load, err := r.loader(s)
-	if err != nil {
-		return nil, err
+	var load func(pos uint64) (*evento.Event, error)
+	if t, ok := r.tableOf(s); ok {
+		load = func(pos uint64) (*evento.Event, error) { return decodeAt(t.it, pos) }
+	} else {
+		events, err := r.events()
+		if err != nil {
+			return nil, err
+		}
+		load = events.load
 	}
 	start := uint64(1)
 	if r.backward {

@@ -85,7 +85,7 @@ func (x *Executor) scan(ctx context.Context, q *evento.Query, start, last uint64
 	r, s, done, err := x.planned(q)
 	defer done()
 	if err == nil {
-		if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
+		if t, ok := r.tableOf(s); ok {
 			rows, err = scanTable(ctx, q, t, start, last, rows)
 		} else {
 			var events *eventLoader
@@ -290,18 +290,10 @@ func (r *reader) plan(q *evento.Query) (stream, error) {
 	return s, nil
 }
 
-// loader returns the function that loads the event at a position of s: the
-// record under s itself when s walks the event table, or else a seek of
-// the event table.
-func (r *reader) loader(s stream) (func(uint64) (*evento.Event, error), error) {
-	if t, ok := s.(*indexStream); ok && string(t.prefix) == string(r.keys.table(tagEvent)) {
-		return func(pos uint64) (*evento.Event, error) { return decodeAt(t.it, pos) }, nil
-	}
-	events, err := r.events()
-	if err != nil {
-		return nil, err
-	}
-	return events.load, nil
+// tableOf returns s as the stream of the event table itself, when it is.
+func (r *reader) tableOf(s stream) (*indexStream, bool) {
+	t, ok := s.(*indexStream)
+	return t, ok && string(t.prefix) == string(r.keys.table(tagEvent))
 }
 
 // filter returns the stream of one filter's index.
