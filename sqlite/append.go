@@ -84,48 +84,20 @@ func (x *Executor) writeBatch(ctx context.Context) bool {
 	}
 	results := make([]written, len(batch))
 	stored := 0
-	for i, r := range batch {
-		if len(batch) == 1 {
-			// Alone, the commit needs no savepoint: it fails with the
-			// whole transaction.
-			if results[i], err = x.write(r.Ctx, wc, r.Commit); err != nil {
-				x.rollback(tctx)
-				r.Finish(err)
-				return true
-			}
-			stored++
-			break
-		}
-		// An appender that gave up before its turn is left out. Once its
-		// commit is written it runs on the batch's context: cancelling an
-		// SQLite statement midway can roll back the whole transaction,
-		// every other commit of the batch with it.
-		if err := r.Ctx.Err(); err != nil {
-			r.Fail(err)
-			continue
-		}
-		if _, err := wc.savepoint.ExecContext(tctx); err != nil {
+	if len(batch) == 1 {
+		// Alone, the commit needs no savepoint: it fails with the whole
+		// transaction.
+		r := batch[0]
+		if results[0], err = x.write(r.Ctx, wc, r.Commit, &aggregateState{}); err != nil {
 			x.rollback(tctx)
-			fail(fmt.Errorf("savepoint: %w", err))
-			return true
-		}
-		if results[i], err = x.write(tctx, wc, r.Commit); err != nil {
-			if _, rerr := wc.rollbackTo.ExecContext(tctx); rerr != nil {
-				x.rollback(tctx)
-				r.Finish(err)
-				fail(fmt.Errorf("rollback to savepoint: %w", rerr))
-				return true
-			}
 			r.Finish(err)
-		}
-		if _, err := wc.release.ExecContext(tctx); err != nil {
-			x.rollback(tctx)
-			fail(fmt.Errorf("release savepoint: %w", err))
 			return true
 		}
-		if !r.Finished() {
-			stored++
-		}
+		stored = 1
+	} else if stored, err = x.writeEach(tctx, wc, batch, results); err != nil {
+		x.rollback(tctx)
+		fail(err)
+		return true
 	}
 	if stored == 0 {
 		x.rollback(tctx)
@@ -152,6 +124,56 @@ func (x *Executor) writeBatch(ctx context.Context) bool {
 	return true
 }
 
+// writeEach writes the commits of a batch in the open transaction, each
+// under a savepoint of its own, and finishes those that fail; it returns
+// how many were stored. An error is the transaction's: the caller rolls it
+// back and fails every commit not finished yet.
+func (x *Executor) writeEach(ctx context.Context, wc *writer, batch []*groupcommit.Request, results []written) (int, error) {
+	stored := 0
+	seen := make(map[aggregateKey]*aggregateState)
+	for i, r := range batch {
+		// An appender that gave up before its turn is left out. Once its
+		// commit is written it runs on the batch's context: cancelling an
+		// SQLite statement midway can roll back the whole transaction,
+		// every other commit of the batch with it.
+		if err := r.Ctx.Err(); err != nil {
+			r.Fail(err)
+			continue
+		}
+		key := aggregateKey{r.Commit.AggregateType, r.Commit.AggregateID}
+		state := seen[key]
+		if state == nil {
+			state = &aggregateState{}
+			seen[key] = state
+		} else if err := state.decided(r.Commit); err != nil {
+			// A commit that an earlier commit of the batch made stale
+			// (appenders racing on one aggregate) fails without a
+			// statement.
+			r.Finish(err)
+			continue
+		}
+		if _, err := wc.savepoint.ExecContext(ctx); err != nil {
+			return 0, fmt.Errorf("savepoint: %w", err)
+		}
+		var err error
+		if results[i], err = x.write(ctx, wc, r.Commit, state); err != nil {
+			if _, rerr := wc.rollbackTo.ExecContext(ctx); rerr != nil {
+				r.Finish(err)
+				return 0, fmt.Errorf("rollback to savepoint: %w", rerr)
+			}
+			r.Finish(err)
+		}
+		if _, err := wc.release.ExecContext(ctx); err != nil {
+			return 0, fmt.Errorf("release savepoint: %w", err)
+		}
+		if !r.Finished() {
+			state.stored(r.Commit)
+			stored++
+		}
+	}
+	return stored, nil
+}
+
 // written is what a successful write assigned to the commit's events; it
 // is copied onto them only once the transaction has committed.
 type written struct {
@@ -161,21 +183,25 @@ type written struct {
 }
 
 // write checks the aggregate's version and inserts the events, inside the
-// open transaction.
-func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit) (written, error) {
-	var (
-		current    int64
-		routingKey sql.NullString
-	)
-	err := wc.state.QueryRowContext(ctx, c.AggregateType, c.AggregateID).Scan(&current, &routingKey)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
-	case err != nil:
-		return written{}, fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
+// open transaction. The version comes from state when an earlier commit of
+// the batch read it; otherwise write reads it and records it there.
+func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, state *aggregateState) (written, error) {
+	if !state.known {
+		var routingKey sql.NullString
+		err := wc.state.QueryRowContext(ctx, c.AggregateType, c.AggregateID).Scan(&state.version, &routingKey)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return written{}, fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
+		}
+		state.known, state.base, state.routingKey = true, state.version, routingKey.String
 	}
+	current := state.version
 	if current != c.ExpectedVersion {
-		return written{}, x.versionConflict(ctx, wc.conn, c, current)
+		return written{}, x.versionConflict(ctx, wc, c, current)
+	}
+	// Every event of an aggregate carries its first event's routing key.
+	routingKey := sql.NullString{String: state.routingKey, Valid: state.routingKey != ""}
+	if current == 0 {
+		routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
 	}
 
 	w := written{
@@ -197,7 +223,7 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit) (wri
 			routingKey, e.Data, metadata, w.timestamps[i])
 		if err != nil {
 			if isUniqueViolation(err) {
-				return written{}, x.uniqueViolation(ctx, wc.conn, c, i)
+				return written{}, x.uniqueViolation(ctx, wc, c, i)
 			}
 			return written{}, fmt.Errorf("evento: append to %s/%s: insert version %d: %w",
 				c.AggregateType, c.AggregateID, e.Version, err)
@@ -212,16 +238,29 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit) (wri
 // versionConflict explains why the aggregate is not at the commit's
 // expected version: this very commit was stored before (a retry), or
 // another writer moved the aggregate on.
-func (x *Executor) versionConflict(ctx context.Context, conn *sql.Conn, c *evento.Commit, current int64) error {
+func (x *Executor) versionConflict(ctx context.Context, wc *writer, c *evento.Commit, current int64) error {
 	first := c.Events[0]
-	owner, found, err := x.eventOwner(ctx, conn, first.ID)
+	owner, found, err := eventOwnerOf(ctx, wc, first.ID)
 	switch {
 	case err != nil:
 		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
 	case found && owner.is(first):
-		return fmt.Errorf("%w: %s/%s already holds event %s at version %d",
-			evento.ErrAlreadyAppended, c.AggregateType, c.AggregateID, first.ID, first.Version)
+		return alreadyAppended(c)
 	}
+	return staleCommit(c, current)
+}
+
+// alreadyAppended is the error of a commit whose first event is stored at
+// its place: the same commit was appended before.
+func alreadyAppended(c *evento.Commit) error {
+	first := c.Events[0]
+	return fmt.Errorf("%w: %s/%s already holds event %s at version %d",
+		evento.ErrAlreadyAppended, c.AggregateType, c.AggregateID, first.ID, first.Version)
+}
+
+// staleCommit is the error of a commit whose aggregate is at another
+// version than it expected.
+func staleCommit(c *evento.Commit, current int64) error {
 	return fmt.Errorf("%w: %s/%s is at version %d, the commit expected %d",
 		evento.ErrVersionConflict, c.AggregateType, c.AggregateID, current, c.ExpectedVersion)
 }
@@ -230,9 +269,9 @@ func (x *Executor) versionConflict(ctx context.Context, conn *sql.Conn, c *event
 // broke: its id is taken (by an event stored earlier, or by an earlier event
 // of the same commit), or, should the version check ever be bypassed, its
 // version is.
-func (x *Executor) uniqueViolation(ctx context.Context, conn *sql.Conn, c *evento.Commit, i int) error {
+func (x *Executor) uniqueViolation(ctx context.Context, wc *writer, c *evento.Commit, i int) error {
 	e := c.Events[i]
-	owner, found, err := x.eventOwner(ctx, conn, e.ID)
+	owner, found, err := eventOwnerOf(ctx, wc, e.ID)
 	switch {
 	case err != nil:
 		return fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
@@ -258,13 +297,61 @@ func (o eventOwner) is(e *evento.Event) bool {
 	return o.aggregateType == e.AggregateType && o.aggregateID == e.AggregateID && o.version == e.Version
 }
 
-// eventOwner returns where the event id is stored, and false when no event
-// holds it.
-func (x *Executor) eventOwner(ctx context.Context, conn *sql.Conn, id ulid.ULID) (eventOwner, bool, error) {
+// eventOwnerOf returns where the event id is stored, and false when no
+// event holds it.
+func eventOwnerOf(ctx context.Context, wc *writer, id ulid.ULID) (eventOwner, bool, error) {
 	var o eventOwner
-	err := conn.QueryRowContext(ctx, x.stmt.eventOwner, id[:]).Scan(&o.aggregateType, &o.aggregateID, &o.version)
+	err := wc.owner.QueryRowContext(ctx, id[:]).Scan(&o.aggregateType, &o.aggregateID, &o.version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventOwner{}, false, nil
 	}
 	return o, err == nil, err
+}
+
+// aggregateKey names an aggregate within a batch.
+type aggregateKey struct{ aggregateType, aggregateID string }
+
+// aggregateState is what a batch's transaction knows of one aggregate. No
+// other writer can move the aggregate while the transaction holds SQLite's
+// write lock, so once read, its version only changes by the batch's own
+// commits.
+type aggregateState struct {
+	known      bool   // version and routingKey were read
+	base       int64  // the version before the batch's commits
+	version    int64  // the version after them
+	routingKey string // its events' routing key ("" for none)
+	// commits are the batch's commits stored to the aggregate, in order:
+	// the events of versions base+1 to version.
+	commits []*evento.Commit
+}
+
+// stored records a commit of the batch stored to the aggregate.
+func (s *aggregateState) stored(c *evento.Commit) {
+	if s.version == 0 {
+		s.routingKey = c.RoutingKey
+	}
+	s.version = c.Events[len(c.Events)-1].Version
+	s.commits = append(s.commits, c)
+}
+
+// decided returns the outcome of c when the batch alone decides it, and
+// nil when c is to be written (it expects the current version) or checked
+// against the table (it expects a version from before the batch, so its
+// first event may have been stored by an earlier append: a retry).
+func (s *aggregateState) decided(c *evento.Commit) error {
+	if !s.known || c.ExpectedVersion == s.version || c.ExpectedVersion < s.base {
+		return nil
+	}
+	// c's first event has a version the batch wrote, or none yet: it is
+	// stored only if an earlier commit of the batch stored it.
+	first := c.Events[0]
+	for _, prev := range s.commits {
+		if i := first.Version - prev.ExpectedVersion - 1; i >= 0 && i < int64(len(prev.Events)) {
+			if prev.Events[i].ID == first.ID {
+				return alreadyAppended(c)
+			}
+			break
+		}
+	}
+	return staleCommit(c, s.version)
 }

@@ -20,6 +20,7 @@ const rollbackTimeout = 10 * time.Second
 type writer struct {
 	conn                           *sql.Conn
 	begin, commit, state, event    *sql.Stmt
+	owner                          *sql.Stmt
 	savepoint, rollbackTo, release *sql.Stmt
 }
 
@@ -42,6 +43,7 @@ func (x *Executor) writerConn(ctx context.Context) (*writer, error) {
 		{&w.commit, "COMMIT"},
 		{&w.state, x.stmt.aggregateState},
 		{&w.event, x.stmt.insertEvent},
+		{&w.owner, x.stmt.eventOwner},
 		{&w.savepoint, "SAVEPOINT evento_commit"},
 		{&w.rollbackTo, "ROLLBACK TO evento_commit"},
 		{&w.release, "RELEASE evento_commit"},
@@ -89,7 +91,7 @@ func (w *writer) close() {
 }
 
 func (w *writer) closeStatements() {
-	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event, w.savepoint, w.rollbackTo, w.release} {
+	for _, s := range []*sql.Stmt{w.begin, w.commit, w.state, w.event, w.owner, w.savepoint, w.rollbackTo, w.release} {
 		if s != nil {
 			s.Close()
 		}

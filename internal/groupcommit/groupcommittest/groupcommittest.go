@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DuplicateFallback", func(t *testing.T) { duplicateFallback(t, h) })
 	t.Run("Unencodable", func(t *testing.T) { unencodable(t, h) })
 	t.Run("SameAggregate", func(t *testing.T) { sameAggregate(t, h) })
+	t.Run("SameAggregateOutcomes", func(t *testing.T) { sameAggregateOutcomes(t, h) })
 	t.Run("Concurrent", func(t *testing.T) { concurrent(t, h) })
 }
 
@@ -255,6 +257,60 @@ func sameAggregate(t *testing.T, h Harness) {
 	}
 	if stored != 1 || errs[1] != nil {
 		t.Fatalf("stored %d commits of a (want 1); b: %v", stored, errs[1])
+	}
+}
+
+// sameAggregateOutcomes: queued commits of one aggregate, applied in queue
+// order, each get the outcome they would get alone: the commit that chains
+// on an earlier one of the queue is stored, a retry of a queued commit or
+// of one stored before is ErrAlreadyAppended, a stale or early commit is a
+// version conflict; and a new aggregate takes the routing key of the
+// first commit stored to it, not of a refused one before it.
+func sameAggregateOutcomes(t *testing.T, h Harness) {
+	x, _ := h.Open(t)
+	before := newCommit("a", 0, 1)
+	mustAppend(t, x, before)
+	first := newCommit("a", 1, 2)
+	retry := newCommit("a", 1, 2) // first again, queued behind it
+	for i, e := range retry.Events {
+		e.ID = first.Events[i].ID
+	}
+	retryBefore := newCommit("a", 0, 1) // the commit stored before the queue
+	retryBefore.Events[0].ID = before.Events[0].ID
+	mid := newCommit("a", 2, 1) // its first event's version was taken by first
+	mid.Events[0].ID = ulid.Make()
+	early := newCommit("n", 4, 1)
+	early.RoutingKey = "us"
+	keyed := newCommit("n", 0, 1)
+	keyed.RoutingKey = "eu"
+	inherit := newCommit("n", 1, 1)
+	inherit.RoutingKey = "us"
+	commits := []*evento.Commit{
+		first,
+		retry,
+		newCommit("a", 1, 1), // stale: first moved a to 3
+		mid,
+		newCommit("a", 3, 1), // chains on first
+		newCommit("a", 9, 1), // ahead
+		retryBefore,
+		newCommit("a", 0, 1), // stale from before the queue
+		early,
+		keyed,
+		inherit,
+	}
+	errs := appendQueued(t, h, x, background(len(commits)), commits)
+	checkErrors(t, commits, errs, []error{
+		nil, evento.ErrAlreadyAppended, evento.ErrVersionConflict, evento.ErrVersionConflict, nil,
+		evento.ErrVersionConflict, evento.ErrAlreadyAppended, evento.ErrVersionConflict,
+		evento.ErrVersionConflict, nil, nil,
+	})
+	var got []string
+	for _, e := range readAll(t, x) {
+		got = append(got, fmt.Sprintf("%s%d%s", e.AggregateID, e.Version, e.RoutingKey))
+	}
+	slices.Sort(got) // the queue may be written in several batches
+	if want := "a1 a2 a3 a4 n1eu n2eu"; strings.Join(got, " ") != want {
+		t.Errorf("log: %s, want %s", strings.Join(got, " "), want)
 	}
 }
 
