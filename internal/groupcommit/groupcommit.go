@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
+	"github.com/oklog/ulid/v2"
 )
 
 // Request is one queued commit.
@@ -27,6 +28,7 @@ type Request struct {
 	// Commit is the commit to write.
 	Commit *evento.Commit
 
+	q    *Queue // the queue it was added to, told of its success
 	err  error
 	done chan struct{} // closed once err is set
 }
@@ -42,8 +44,12 @@ func (r *Request) Finished() bool {
 }
 
 // Finish records the request's outcome and wakes its appender. A request
-// is finished exactly once.
+// is finished exactly once, and with a nil error only once its commit is
+// stored.
 func (r *Request) Finish(err error) {
+	if err == nil && r.q != nil {
+		r.q.remember(r.Commit)
+	}
 	r.err = err
 	close(r.done)
 }
@@ -87,11 +93,68 @@ type Queue struct {
 	// they waited for; skip is the number of Takes left that do not wait
 	// (see gather).
 	misses, skip int
+	// stored holds the last commit stored to each aggregate through the
+	// queue, while it holds at most maxRemembered aggregates (see stale).
+	stored map[aggregate]storedCommit
+}
+
+// storedCommit is what the queue remembers of a stored commit: the
+// versions its events took, and its first event's id.
+type storedCommit struct {
+	expected, last int64
+	first          ulid.ULID
+}
+
+// maxRemembered bounds the aggregates Queue.stored holds: it is emptied
+// when full.
+const maxRemembered = 4096
+
+// remember records c, just stored.
+func (q *Queue) remember(c *evento.Commit) {
+	if len(c.Events) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stored == nil {
+		q.stored = make(map[aggregate]storedCommit)
+	}
+	a := aggregate{c.AggregateType, c.AggregateID}
+	if len(q.stored) >= maxRemembered {
+		if _, ok := q.stored[a]; !ok {
+			clear(q.stored)
+		}
+	}
+	last := c.Events[len(c.Events)-1].Version
+	if prev, ok := q.stored[a]; ok && prev.last >= last {
+		return // a later commit came first
+	}
+	q.stored[a] = storedCommit{expected: c.ExpectedVersion, last: last, first: c.Events[0].ID}
+}
+
+// stale returns the outcome of c when a commit the queue saw stored
+// decides it, and nil when only the store can. Stored events are never
+// removed, so an aggregate that reached a version stays past it: a commit
+// that expects an earlier version fails whenever it is written. It is
+// ErrAlreadyAppended when its first event is the one stored at that
+// version, which the queue knows for the first event of the commit it
+// remembers, and a version conflict otherwise. The caller holds q.mu.
+func (q *Queue) stale(c *evento.Commit) error {
+	s, ok := q.stored[aggregate{c.AggregateType, c.AggregateID}]
+	if !ok || c.ExpectedVersion >= s.last || c.ExpectedVersion != s.expected {
+		return nil
+	}
+	if c.Events[0].ID == s.first {
+		return fmt.Errorf("%w: %s/%s already holds event %s at version %d",
+			evento.ErrAlreadyAppended, c.AggregateType, c.AggregateID, s.first, c.ExpectedVersion+1)
+	}
+	return fmt.Errorf("%w: %s/%s is at version %d or later, the commit expected %d",
+		evento.ErrVersionConflict, c.AggregateType, c.AggregateID, s.last, c.ExpectedVersion)
 }
 
 // Add queues c for an appender whose context is ctx.
 func (q *Queue) Add(ctx context.Context, c *evento.Commit) *Request {
-	r := &Request{Ctx: ctx, Commit: c, done: make(chan struct{})}
+	r := &Request{Ctx: ctx, Commit: c, q: q, done: make(chan struct{})}
 	q.mu.Lock()
 	q.waiting = append(q.waiting, r)
 	if q.added != nil {
@@ -200,6 +263,15 @@ func (q *Queue) Take(l Limits) []*Request {
 	)
 	kept := q.waiting[:0]
 	for i, r := range q.waiting {
+		if len(r.Commit.Events) > 0 {
+			if err := q.stale(r.Commit); err != nil {
+				// Refused without a write: appenders racing on one
+				// aggregate come back with the version they read before
+				// one of them moved it on.
+				r.Finish(err)
+				continue
+			}
+		}
 		full := len(batch) >= max(l.MaxCommits, 1) ||
 			len(batch) > 0 && events+len(r.Commit.Events) > l.MaxEvents
 		if full {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
+	"github.com/oklog/ulid/v2"
 )
 
 func commit(aggregate string, events int) *evento.Commit {
@@ -306,5 +307,90 @@ func TestTakeGathersLiveAppenders(t *testing.T) {
 			q.Add(ctx, commit("b", 1))
 			takeAtOnce(t, &q, 2, "the appender whose context ended")
 		})
+	}
+}
+
+// versioned is a commit of n events to aggregate id after version expected.
+func versioned(id string, expected int64, n int) *evento.Commit {
+	c := &evento.Commit{AggregateType: "t", AggregateID: id, ExpectedVersion: expected}
+	for i := range n {
+		c.Events = append(c.Events, &evento.Event{ID: ulid.Make(), Version: expected + int64(i) + 1})
+	}
+	return c
+}
+
+// Commits that expect the version a commit the queue saw stored started
+// from are refused at once, each with the outcome the store would give;
+// the others are taken.
+func TestTakeRefusesWhatAStoredCommitDecides(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	stored := versioned("a", 1, 2)
+	q.Add(ctx, stored)
+	for _, r := range q.Take(Limits{MaxCommits: 10, MaxEvents: 100}) {
+		r.Finish(nil)
+	}
+	failed := versioned("b", 0, 1)
+	q.Add(ctx, failed)
+	for _, r := range q.Take(Limits{MaxCommits: 10, MaxEvents: 100}) {
+		r.Finish(errors.New("refused")) // not stored: not remembered
+	}
+
+	retry := versioned("a", 1, 2)
+	retry.Events[0].ID = stored.Events[0].ID
+	cases := []struct {
+		c     *evento.Commit
+		taken bool
+		want  error
+	}{
+		{retry, false, evento.ErrAlreadyAppended},
+		{versioned("a", 1, 1), false, evento.ErrVersionConflict}, // raced and lost
+		{versioned("a", 3, 1), true, nil},                        // chains on it
+		{versioned("a", 0, 1), true, nil},                        // from before it: the store decides
+		{versioned("a", 2, 1), true, nil},                        // mid-commit: the store decides
+		{versioned("a", 7, 1), true, nil},                        // ahead: the store decides
+		{versioned("b", 0, 1), true, nil},                        // b's commit failed
+	}
+	reqs := make([]*Request, len(cases))
+	for i, tc := range cases {
+		reqs[i] = q.Add(ctx, tc.c)
+	}
+	batch := q.Take(Limits{MaxCommits: 100, MaxEvents: 100})
+	taken := map[*Request]bool{}
+	for _, r := range batch {
+		taken[r] = true
+	}
+	for i, tc := range cases {
+		r := reqs[i]
+		if taken[r] != tc.taken {
+			t.Errorf("case %d: taken = %v, want %v", i, taken[r], tc.taken)
+		}
+		if tc.taken {
+			continue
+		}
+		if !r.Finished() || !errors.Is(r.err, tc.want) {
+			t.Errorf("case %d: finished %v with %v, want %v", i, r.Finished(), r.err, tc.want)
+		}
+	}
+	if q.Len() != 0 {
+		t.Errorf("%d commits left queued", q.Len())
+	}
+}
+
+// The queue remembers a bounded number of aggregates.
+func TestRememberIsBounded(t *testing.T) {
+	var q Queue
+	for i := range 3 * maxRemembered {
+		q.remember(versioned(fmt.Sprint(i), 0, 1))
+		if len(q.stored) > maxRemembered {
+			t.Fatalf("%d aggregates remembered after %d commits", len(q.stored), i+1)
+		}
+	}
+	// An older commit of an aggregate does not replace a later one.
+	later := versioned("x", 4, 1)
+	q.remember(later)
+	q.remember(versioned("x", 1, 2))
+	if s := q.stored[aggregate{"t", "x"}]; s.first != later.Events[0].ID {
+		t.Errorf("remembered %+v, want the later commit", s)
 	}
 }
