@@ -100,7 +100,9 @@ func (x *Executor) writeBatch(ctx context.Context) bool {
 		return true
 	}
 	if stored == 0 {
+		// Nothing was written: no refusal depended on the batch.
 		x.rollback(tctx)
+		finishRefused(batch, results)
 		return true
 	}
 	if _, err := wc.commit.ExecContext(tctx); err != nil {
@@ -108,6 +110,7 @@ func (x *Executor) writeBatch(ctx context.Context) bool {
 		fail(fmt.Errorf("commit: %w", err))
 		return true
 	}
+	finishRefused(batch, results)
 	for i, r := range batch {
 		if r.Finished() {
 			continue
@@ -124,10 +127,24 @@ func (x *Executor) writeBatch(ctx context.Context) bool {
 	return true
 }
 
+// finishRefused finishes the commits of a batch that were refused, once
+// the batch's transaction has its outcome (see writeEach).
+func finishRefused(batch []*groupcommit.Request, results []written) {
+	for i, r := range batch {
+		if results[i].refused != nil {
+			r.Finish(results[i].refused)
+		}
+	}
+}
+
 // writeEach writes the commits of a batch in the open transaction, each
-// under a savepoint of its own, and finishes those that fail; it returns
-// how many were stored. An error is the transaction's: the caller rolls it
-// back and fails every commit not finished yet.
+// under a savepoint of its own, and returns how many were stored. A commit
+// that is refused gets its error in results, and keeps it only once the
+// transaction commits (see finishRefused): the refusal may rest on an
+// earlier commit of the batch (a retry of it is ErrAlreadyAppended, a
+// commit racing it a version conflict), which a failed COMMIT undoes. An
+// error is the transaction's: the caller rolls it back and fails every
+// commit not finished yet, the refused ones too.
 func (x *Executor) writeEach(ctx context.Context, wc *writer, batch []*groupcommit.Request, results []written) (int, error) {
 	stored := 0
 	seen := make(map[aggregateKey]*aggregateState)
@@ -149,7 +166,7 @@ func (x *Executor) writeEach(ctx context.Context, wc *writer, batch []*groupcomm
 			// A commit that an earlier commit of the batch made stale
 			// (appenders racing on one aggregate) fails without a
 			// statement.
-			r.Finish(err)
+			results[i].refused = err
 			continue
 		}
 		if _, err := wc.savepoint.ExecContext(ctx); err != nil {
@@ -158,15 +175,14 @@ func (x *Executor) writeEach(ctx context.Context, wc *writer, batch []*groupcomm
 		var err error
 		if results[i], err = x.write(ctx, wc, r.Commit, state); err != nil {
 			if _, rerr := wc.rollbackTo.ExecContext(ctx); rerr != nil {
-				r.Finish(err)
 				return 0, fmt.Errorf("rollback to savepoint: %w", rerr)
 			}
-			r.Finish(err)
+			results[i].refused = err
 		}
 		if _, err := wc.release.ExecContext(ctx); err != nil {
 			return 0, fmt.Errorf("release savepoint: %w", err)
 		}
-		if !r.Finished() {
+		if results[i].refused == nil {
 			state.stored(r.Commit)
 			stored++
 		}
@@ -177,6 +193,8 @@ func (x *Executor) writeEach(ctx context.Context, wc *writer, batch []*groupcomm
 // written is what a successful write assigned to the commit's events; it
 // is copied onto them only once the transaction has committed.
 type written struct {
+	// refused, when set, is why the commit was not written.
+	refused    error
 	routingKey string
 	positions  []int64
 	timestamps []int64

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
@@ -167,4 +168,45 @@ func TestGroupCommitScenarios(t *testing.T) {
 		Hold:   func(x evento.Executor) func() { return x.(*sqlite.Executor).HoldAppends() },
 		Queued: func(x evento.Executor) int { return x.(*sqlite.Executor).QueuedAppends() },
 	})
+}
+
+// A batch whose COMMIT fails stores nothing, and no commit of it keeps an
+// answer that rested on another commit of the batch: a retry queued
+// behind its commit is not told ErrAlreadyAppended, a commit racing it is
+// not told it lost. Here a deferred foreign key, set off by a trigger on
+// one aggregate, makes the COMMIT fail.
+func TestGroupCommitFailedCommitUndoesAnswers(t *testing.T) {
+	x := open(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE parent (id INTEGER PRIMARY KEY)`,
+		`CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`,
+		`CREATE TRIGGER orphan AFTER INSERT ON evento_events WHEN NEW.aggregate_id = 'doomed' BEGIN INSERT INTO child VALUES (1); END`,
+	} {
+		if _, err := x.DB().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	c := newCommit("group", "doomed", 0, 1)
+	rival := newCommit("group", "doomed", 0, 1)
+	commits := []*evento.Commit{c, c, rival} // c twice: a retry
+	release := x.HoldAppends()
+	errs := make([]error, len(commits))
+	var wg sync.WaitGroup
+	for i, c := range commits {
+		wg.Go(func() { errs[i] = x.Append(ctx, c) })
+		for x.QueuedAppends() < i+1 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	release()
+	wg.Wait()
+	if n := len(readAll(t, x, evento.Query{})); n != 0 {
+		t.Fatalf("%d events stored, want none", n)
+	}
+	for i, err := range errs {
+		if err == nil || errors.Is(err, evento.ErrAlreadyAppended) || errors.Is(err, evento.ErrVersionConflict) {
+			t.Errorf("commit %d: %v, want the failed COMMIT's error", i, err)
+		}
+	}
 }
