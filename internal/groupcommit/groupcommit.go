@@ -99,15 +99,23 @@ type Queue struct {
 }
 
 // storedCommit is what the queue remembers of a stored commit: the
-// versions its events took, and its first event's id.
+// versions its events took, its first event's id, and when it was stored.
 type storedCommit struct {
 	expected, last int64
 	first          ulid.ULID
+	at             time.Time
 }
 
 // maxRemembered bounds the aggregates Queue.stored holds: it is emptied
 // when full.
 const maxRemembered = 4096
+
+// rememberFor is how long the queue refuses commits on the strength of a
+// stored commit (see stale). Appenders that race on an aggregate come
+// back within milliseconds; a store that lost the commit afterwards (a
+// restore from a backup, a failover to a replica that had not received
+// it) is answered by its own table again after this long.
+const rememberFor = time.Second
 
 // remember records c, just stored.
 func (q *Queue) remember(c *evento.Commit) {
@@ -129,19 +137,20 @@ func (q *Queue) remember(c *evento.Commit) {
 	if prev, ok := q.stored[a]; ok && prev.last >= last {
 		return // a later commit came first
 	}
-	q.stored[a] = storedCommit{expected: c.ExpectedVersion, last: last, first: c.Events[0].ID}
+	q.stored[a] = storedCommit{expected: c.ExpectedVersion, last: last, first: c.Events[0].ID, at: time.Now()}
 }
 
-// stale returns the outcome of c when a commit the queue saw stored
-// decides it, and nil when only the store can. Stored events are never
-// removed, so an aggregate that reached a version stays past it: a commit
-// that expects an earlier version fails whenever it is written. It is
-// ErrAlreadyAppended when its first event is the one stored at that
-// version, which the queue knows for the first event of the commit it
-// remembers, and a version conflict otherwise. The caller holds q.mu.
-func (q *Queue) stale(c *evento.Commit) error {
+// stale returns the outcome of c when a commit the queue saw stored, less
+// than rememberFor before now, decides it, and nil when only the store
+// can. Stored events are never removed, so an aggregate that reached a
+// version stays past it: a commit that expects an earlier version fails
+// whenever it is written. It is ErrAlreadyAppended when its first event is
+// the one stored at that version, which the queue knows for the first
+// event of the commit it remembers, and a version conflict otherwise. The
+// caller holds q.mu.
+func (q *Queue) stale(c *evento.Commit, now time.Time) error {
 	s, ok := q.stored[aggregate{c.AggregateType, c.AggregateID}]
-	if !ok || c.ExpectedVersion >= s.last || c.ExpectedVersion != s.expected {
+	if !ok || c.ExpectedVersion >= s.last || c.ExpectedVersion != s.expected || now.Sub(s.at) >= rememberFor {
 		return nil
 	}
 	if c.Events[0].ID == s.first {
@@ -262,9 +271,10 @@ func (q *Queue) Take(l Limits) []*Request {
 		seen   map[aggregate]bool
 	)
 	kept := q.waiting[:0]
+	now := time.Now()
 	for i, r := range q.waiting {
-		if len(r.Commit.Events) > 0 {
-			if err := q.stale(r.Commit); err != nil {
+		if len(r.Commit.Events) > 0 && r.Ctx.Err() == nil {
+			if err := q.stale(r.Commit, now); err != nil {
 				// Refused without a write: appenders racing on one
 				// aggregate come back with the version they read before
 				// one of them moved it on.

@@ -355,6 +355,11 @@ func TestTakeRefusesWhatAStoredCommitDecides(t *testing.T) {
 	for i, tc := range cases {
 		reqs[i] = q.Add(ctx, tc.c)
 	}
+	// A stale commit whose appender gave up is left to Live: its answer
+	// is its context's error.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	gaveUp := q.Add(cancelled, versioned("a", 1, 1))
 	batch := q.Take(Limits{MaxCommits: 100, MaxEvents: 100})
 	taken := map[*Request]bool{}
 	for _, r := range batch {
@@ -374,6 +379,31 @@ func TestTakeRefusesWhatAStoredCommitDecides(t *testing.T) {
 	}
 	if q.Len() != 0 {
 		t.Errorf("%d commits left queued", q.Len())
+	}
+	if !taken[gaveUp] {
+		t.Fatalf("the commit of an appender that gave up was refused with %v", gaveUp.err)
+	}
+	Live(batch)
+	if !errors.Is(gaveUp.err, context.Canceled) {
+		t.Errorf("the commit of an appender that gave up: %v, want context.Canceled", gaveUp.err)
+	}
+}
+
+// The queue refuses on the strength of a stored commit for rememberFor
+// only: a store that lost the commit afterwards answers again.
+func TestStaleMemoryExpires(t *testing.T) {
+	ctx := context.Background()
+	var q Queue
+	q.Add(ctx, versioned("a", 0, 1))
+	for _, r := range q.Take(Limits{MaxCommits: 10, MaxEvents: 100}) {
+		r.Finish(nil)
+	}
+	s := q.stored[aggregate{"t", "a"}]
+	s.at = s.at.Add(-rememberFor)
+	q.stored[aggregate{"t", "a"}] = s
+	r := q.Add(ctx, versioned("a", 0, 1))
+	if batch := q.Take(Limits{MaxCommits: 10, MaxEvents: 100}); len(batch) != 1 || batch[0] != r {
+		t.Fatalf("after rememberFor, Take refused the commit: %v", r.err)
 	}
 }
 
