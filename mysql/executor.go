@@ -117,7 +117,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		tables: t,
 		events: sqlstore.NewEventReader(dialect, t.events).ForceIndexes(sqlstore.Indexes{
 			Type: "type_position", TypeName: "type_name_position",
-			Aggregate: "aggregate_position", RoutingKey: "routing_key_position"}),
+			Aggregate: "aggregate_position", RoutingKey: "routing_key_position"}).WalkDense(),
 		maxStatement: max(maxPacket-statementMargin, statementMargin),
 		turns:        make(chan struct{}, 1),
 	}
@@ -203,6 +203,11 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 // finished committing before that statement ended, so the second
 // statement, which starts later, sees all of them: a prefix of the log.
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	return x.read(ctx, x.db, q)
+}
+
+// read is Read, with the page read through db.
+func (x *Executor) read(ctx context.Context, db sqlstore.Querier, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
@@ -210,7 +215,7 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&horizon); err != nil {
 		return nil, fmt.Errorf("evento: read events: read the position counter: %w", contextCause(ctx, err))
 	}
-	page, err := x.events.ReadUpTo(ctx, x.db, &q, horizon)
+	page, err := x.events.ReadUpTo(ctx, db, &q, horizon)
 	if err != nil {
 		return nil, contextCause(ctx, err)
 	}

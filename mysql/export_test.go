@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventogo/evento"
+	"github.com/eventogo/evento/cursor"
 )
 
 // AppendUncommitted runs Append up to, and not including, its COMMIT and
@@ -28,6 +29,25 @@ func (x *Executor) RenewLeaseTo(ctx context.Context, l *evento.Lease, at time.Ti
 		err = evento.ErrLeaseLost
 	}
 	return err
+}
+
+// ReadRecorded reads q as Read does and returns the page statements it
+// ran.
+func (x *Executor) ReadRecorded(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], []string, error) {
+	r := &recorder{db: x.db}
+	page, err := x.read(ctx, r, q)
+	return page, r.queries, err
+}
+
+// recorder runs queries on db and keeps their text.
+type recorder struct {
+	db      *sql.DB
+	queries []string
+}
+
+func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	r.queries = append(r.queries, query)
+	return r.db.QueryContext(ctx, query, args...)
 }
 
 // DB returns the executor's database, for tests that read and write it

@@ -35,6 +35,9 @@ type EventReader struct {
 	// forced, when set, names the index that serves each shape of read
 	// (see ForceIndexes).
 	forced *forcedIndexes
+	// dense, when set, holds the density of the last read of each filter
+	// (see WalkDense).
+	dense *densities
 }
 
 // NewEventReader returns a reader of the events table named table, which
@@ -75,12 +78,22 @@ func (r EventReader) read(ctx context.Context, db Querier, q *evento.Query, k Ke
 	if err != nil {
 		return nil, err
 	}
+	events, err := r.rows(ctx, db, query, args, q.Args.Limit())
+	if err != nil {
+		return nil, err
+	}
+	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+}
+
+// rows runs a statement of events and returns them; limit is its page
+// size.
+func (r EventReader) rows(ctx context.Context, db Querier, query string, args []any, limit int) ([]*evento.Event, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
 	defer rows.Close()
-	events := make([]*evento.Event, 0, min(q.Args.Limit()+1, 1024))
+	events := make([]*evento.Event, 0, min(limit+1, 1024))
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
@@ -91,7 +104,7 @@ func (r EventReader) read(ctx context.Context, db Querier, q *evento.Query, k Ke
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("evento: read events: %w", err)
 	}
-	return cursor.Build(q.Args, events, (*evento.Event).Cursor), nil
+	return events, nil
 }
 
 // statement returns the statement of q on keyset k. On an embedded engine,

@@ -19,7 +19,8 @@ type Indexes struct {
 }
 
 // forcedIndexes holds the FORCE INDEX clause of each index of [Indexes].
-type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
+// primary names the primary key (see WalkDense).
+type forcedIndexes struct{ typ, typeName, aggregate, routingKey, primary string }
 
 // ForceIndexes returns r with every read through an index naming that
 // index (FORCE INDEX: MySQL's syntax, for a dialect of question-mark
@@ -60,7 +61,7 @@ type forcedIndexes struct{ typ, typeName, aggregate, routingKey string }
 func (r EventReader) ForceIndexes(ix Indexes) EventReader {
 	force := func(name string) string { return " FORCE INDEX (" + r.dialect.Quote(name) + ")" }
 	r.forced = &forcedIndexes{typ: force(ix.Type), typeName: force(ix.TypeName),
-		aggregate: force(ix.Aggregate), routingKey: force(ix.RoutingKey)}
+		aggregate: force(ix.Aggregate), routingKey: force(ix.RoutingKey), primary: " FORCE INDEX (PRIMARY)"}
 	return r
 }
 

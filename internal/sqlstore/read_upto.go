@@ -14,6 +14,9 @@ import (
 // sees every committed event: MySQL and MariaDB read it from their position
 // counter in an earlier statement (see the mysql package).
 func (r EventReader) ReadUpTo(ctx context.Context, db Querier, q *evento.Query, upTo int64) (*cursor.Page[*evento.Event], error) {
+	if key, from, ok := r.denseKey(q); ok {
+		return r.readDense(ctx, db, q, key, from, upTo)
+	}
 	return r.read(ctx, db, q, r.upTo(upTo))
 }
 
