@@ -14,9 +14,12 @@ import (
 // Reads of one type page through a log where the type's events lie
 // together, then scattered among another type's, then together again:
 // every page holds what a filter of the whole log finds, in order, full
-// until the last; the dense stretches are read by the primary key, and a
-// walk that runs into the scattered stretch finishes its page through the
-// index.
+// until the last; the dense stretches of the type, of the other type and
+// of the events without a key are read by the primary key at pages of 100
+// and more, and a walk that runs into the scattered stretch finishes its
+// page through the index. Pages under 32 events never walk (a page must
+// cover 32 positions to measure a density), and the name and key filters
+// match too few events here to walk: those cases check only the events.
 func TestReadWalksDenseRuns(t *testing.T) {
 	x := open(t)
 	ctx := context.Background()
@@ -117,4 +120,74 @@ func firstDifference(a, b []uint64) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// A walk that reaches its bound with the page full but for one event, or
+// exactly full, or empty, hands over to the index right after the bound:
+// nothing at the bound + 1 is skipped, and a page that the walk filled
+// still says whether another follows. Pages of 100 from position 200 (the
+// first 200 events all match, a density of 1) walk up to 200 + 2 × 101 =
+// 402; inWalk events match within the walk, and every event from 403 on.
+func TestReadDenseWalkBound(t *testing.T) {
+	for _, inWalk := range []int{100, 99, 0} {
+		for _, keyed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d/keyed=%v", inWalk, keyed), func(t *testing.T) {
+				x := open(t)
+				versions := map[string]int64{}
+				add := func(typ string, n int) {
+					if n == 0 {
+						return
+					}
+					c := newCommit(typ, "x", versions[typ], n)
+					if keyed && versions[typ] == 0 {
+						c.RoutingKey = "eu"
+					}
+					mustAppend(t, x, c)
+					versions[typ] += int64(n)
+				}
+				add("A", 200)
+				for range inWalk {
+					add("A", 1)
+					add("B", 1)
+				}
+				add("B", 202-2*inWalk)
+				add("A", 150)
+				q := evento.Query{Filters: []evento.Filter{{AggregateType: "A"}}}
+				if keyed {
+					q.RoutingKey = evento.RoutingKeyOf("eu")
+				}
+				var want []uint64
+				for _, e := range readAll(t, x, q) {
+					want = append(want, e.Position.Seq)
+				}
+				if len(want) != 350+inWalk {
+					t.Fatalf("%d events match, want %d", len(want), 350+inWalk)
+				}
+				q.Args = cursor.Forward(100, "")
+				var got []uint64
+				for page := 0; ; page++ {
+					p, queries, err := x.ReadRecorded(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if page == 2 && !strings.Contains(queries[0], "FORCE INDEX (PRIMARY)") {
+						t.Fatalf("page 2 did not walk: %s", queries[0])
+					}
+					for _, e := range p.Nodes() {
+						got = append(got, e.Position.Seq)
+					}
+					if !p.PageInfo.HasNextPage {
+						break
+					}
+					if len(p.Edges) != 100 {
+						t.Fatalf("page %d holds %d events and another follows", page, len(p.Edges))
+					}
+					q.Args.After = p.PageInfo.EndCursor
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("read %d events, want %d; first difference at %d", len(got), len(want), firstDifference(got, want))
+				}
+			})
+		}
+	}
 }

@@ -20,8 +20,10 @@ func (r EventReader) ReadUpTo(ctx context.Context, db Querier, q *evento.Query, 
 	return r.read(ctx, db, q, r.upTo(upTo))
 }
 
-// StatementUpTo returns the statement that ReadUpTo runs for q and upTo,
-// and its arguments, as Statement does for Read: for tests and for EXPLAIN.
+// StatementUpTo returns the statement that ReadUpTo runs for q and upTo
+// through the filter's index, and its arguments, as Statement does for
+// Read: for tests and for EXPLAIN. A reader made with WalkDense may run
+// another one, by the primary key (see WalkDense).
 func (r EventReader) StatementUpTo(q *evento.Query, upTo int64) (string, []any, error) {
 	return r.single(q, r.upTo(upTo))
 }
