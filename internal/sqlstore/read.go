@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
@@ -94,8 +93,9 @@ func (r EventReader) rows(ctx context.Context, db Querier, query string, args []
 	}
 	defer rows.Close()
 	events := make([]*evento.Event, 0, min(limit+1, 1024))
+	var row eventRow
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := row.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -211,26 +211,4 @@ func seqOf(p cursor.Position) (int64, error) {
 		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
 	}
 	return int64(p.Seq), nil
-}
-
-// scanEvent reads one row of [EventColumns].
-func scanEvent(rows *sql.Rows) (*evento.Event, error) {
-	var (
-		e          evento.Event
-		position   int64
-		routingKey sql.NullString
-		metadata   sql.RawBytes // decoded before the next row, never kept
-		timestamp  int64
-	)
-	if err := rows.Scan(&position, &e.ID, &e.AggregateType, &e.AggregateID, &e.Version, &e.Name,
-		&routingKey, &e.Data, &metadata, &timestamp); err != nil {
-		return nil, fmt.Errorf("evento: scan event: %w", err)
-	}
-	if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
-		return nil, fmt.Errorf("event %s at position %d: %w", e.ID, position, err)
-	}
-	e.Position = cursor.Position{Seq: uint64(position)}
-	e.RoutingKey = routingKey.String
-	e.Timestamp = time.UnixMicro(timestamp).UTC()
-	return &e, nil
 }
