@@ -14,6 +14,7 @@ var conflictScenarios = []scenario{
 	{"StaleAndFutureVersions", testConflictStaleAndFuture},
 	{"RetrySameBuilder", testConflictRetrySameBuilder},
 	{"AtomicCommit", testConflictAtomicCommit},
+	{"CreateOutcomes", testConflictCreateOutcomes},
 	{"SharedStorage", testConflictSharedStorage},
 }
 
@@ -153,6 +154,55 @@ func testConflictAtomicCommit(t *testing.T, h *harness) {
 		t.Error("commit reusing a stored event id succeeded")
 	}
 	sameEvents(t, "store after the failed commits", readAll(t, st, evento.Query{}), stored)
+}
+
+// testConflictCreateOutcomes checks the outcomes of commits that create
+// their aggregate (expected version 0), which a store may write without
+// reading the aggregate's version first: the version check still comes
+// before the check of event ids, and a retry is still recognised. The
+// events these commits run into are stored through another executor when
+// the store shares its storage, so that only the storage knows them.
+func testConflictCreateOutcomes(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st, exec := h.open(t)
+	writer := exec
+	if h.f.Shared != nil {
+		exec, writer = h.shared(t)
+		st = evento.New(exec)
+	}
+	a := appendRaw(t, writer, noteType, "a", 0, "eu", "A1", "A2")
+	b := appendRaw(t, writer, noteType, "b", 0, "", "B1")
+
+	// a exists: a commit creating it is a conflict, even with an event id
+	// that another aggregate holds.
+	c := &evento.Commit{AggregateType: noteType, AggregateID: "a", Events: rawEvents(noteType, "a", 0, "X")}
+	c.Events[0].ID = b[0].ID
+	wantErr(t, "creating an existing aggregate with another aggregate's event id", exec.Append(ctx, c), evento.ErrVersionConflict)
+	c = &evento.Commit{AggregateType: noteType, AggregateID: "a", Events: rawEvents(noteType, "a", 0, "X", "Y")}
+	wantErr(t, "creating an existing aggregate", exec.Append(ctx, c), evento.ErrVersionConflict)
+
+	// A retry of a's first commit, from its first event or from the whole.
+	c = &evento.Commit{AggregateType: noteType, AggregateID: "a", RoutingKey: "eu", Events: rawEvents(noteType, "a", 0, "A1", "A2")}
+	c.Events[0].ID, c.Events[1].ID = a[0].ID, a[1].ID
+	wantErr(t, "a retry of the commit that created the aggregate", exec.Append(ctx, c), evento.ErrAlreadyAppended)
+
+	// A new aggregate whose first event id is taken: the id's owner is
+	// named, nothing is stored.
+	c = &evento.Commit{AggregateType: noteType, AggregateID: "n", Events: rawEvents(noteType, "n", 0, "N1", "N2")}
+	c.Events[0].ID = a[1].ID
+	wantErr(t, "creating an aggregate with a taken event id", exec.Append(ctx, c), evento.ErrInvalidArgument)
+	sameEvents(t, "store after the refused commits", readAll(t, st, evento.Query{}), append(a, b...))
+
+	// The new aggregate, created at last, keeps its own routing key.
+	n := appendRaw(t, exec, noteType, "n", 0, "us", "N1", "N2")
+	for _, e := range readAggregate(t, st, noteType, "n") {
+		if e.RoutingKey != "us" {
+			t.Errorf("n v%d: routing key %q, want us", e.Version, e.RoutingKey)
+		}
+	}
+	if len(n) != 2 {
+		t.Fatalf("created n with %d events", len(n))
+	}
 }
 
 // testConflictSharedStorage races two executors over the same storage, as

@@ -84,9 +84,6 @@ func (m *memory) Append(ctx context.Context, c *evento.Commit) error {
 			return fmt.Errorf("%w: event id %s repeated in one commit", evento.ErrInvalidArgument, e.ID)
 		}
 		seen[e.ID] = true
-		if s.ids[e.ID] && !m.has("no-idempotency") && !m.has("partial-commit") {
-			return fmt.Errorf("%w: event %s", evento.ErrAlreadyAppended, e.ID)
-		}
 	}
 	key := [2]string{c.AggregateType, c.AggregateID}
 	agg := s.aggs[key]
@@ -94,8 +91,18 @@ func (m *memory) Append(ctx context.Context, c *evento.Commit) error {
 	if agg != nil {
 		current = agg.version
 	}
+	// The version check comes first; a commit that fails it is a retry
+	// when its first event is stored at its place.
 	if current != c.ExpectedVersion && !m.has("no-version-check") {
+		if len(c.Events) > 0 && !m.has("no-idempotency") && s.storedAt(c.Events[0].ID, key, c.Events[0].Version) {
+			return fmt.Errorf("%w: event %s", evento.ErrAlreadyAppended, c.Events[0].ID)
+		}
 		return fmt.Errorf("%w: %s/%s is at %d, expected %d", evento.ErrVersionConflict, c.AggregateType, c.AggregateID, current, c.ExpectedVersion)
+	}
+	for _, e := range c.Events {
+		if s.ids[e.ID] && !m.has("no-idempotency") && !m.has("partial-commit") {
+			return fmt.Errorf("%w: event id %s is taken", evento.ErrInvalidArgument, e.ID)
+		}
 	}
 	if agg == nil {
 		agg = &memAggregate{routingKey: c.RoutingKey}
@@ -126,6 +133,21 @@ func (m *memory) Append(ctx context.Context, c *evento.Commit) error {
 	agg.version = c.Events[len(c.Events)-1].Version
 	m.wake.Fire()
 	return nil
+}
+
+// storedAt reports whether the event stored at version of aggregate key
+// has the given id. The caller holds s.mu.
+func (s *memState) storedAt(id ulid.ULID, key [2]string, version int64) bool {
+	if !s.ids[id] {
+		return false
+	}
+	for i := range s.events {
+		e := &s.events[i]
+		if e.ID == id {
+			return e.AggregateType == key[0] && e.AggregateID == key[1] && e.Version == version
+		}
+	}
+	return false
 }
 
 func (m *memory) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {

@@ -203,23 +203,28 @@ type written struct {
 // write checks the aggregate's version and inserts the events, inside the
 // open transaction. The version comes from state when an earlier commit of
 // the batch read it; otherwise write reads it and records it there.
+//
+// A commit that creates its aggregate (expected version 0) skips the read:
+// versions are dense from 1, so its first event's version is free exactly
+// when the aggregate has no event, and the unique (aggregate_type,
+// aggregate_id, version) key checks that as the insert runs. Only when
+// that first insert breaks a unique key does write read the version, to
+// tell a version conflict (or a retry) from an event id already taken, as
+// the read would have.
 func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, state *aggregateState) (written, error) {
-	if !state.known {
-		var routingKey sql.NullString
-		err := wc.state.QueryRowContext(ctx, c.AggregateType, c.AggregateID).Scan(&state.version, &routingKey)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return written{}, fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
+	creates := !state.known && c.ExpectedVersion == 0
+	if !state.known && !creates {
+		if err := x.readState(ctx, wc, c, state); err != nil {
+			return written{}, err
 		}
-		state.known, state.base, state.routingKey = true, state.version, routingKey.String
 	}
-	current := state.version
-	if current != c.ExpectedVersion {
-		return written{}, x.versionConflict(ctx, wc, c, current)
+	if state.known && state.version != c.ExpectedVersion {
+		return written{}, x.versionConflict(ctx, wc, c, state.version)
 	}
 	// Every event of an aggregate carries its first event's routing key.
-	routingKey := sql.NullString{String: state.routingKey, Valid: state.routingKey != ""}
-	if current == 0 {
-		routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
+	routingKey := sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
+	if state.known && state.version != 0 {
+		routingKey = sql.NullString{String: state.routingKey, Valid: state.routingKey != ""}
 	}
 
 	w := written{
@@ -241,6 +246,16 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, stat
 			routingKey, e.Data, metadata, w.timestamps[i])
 		if err != nil {
 			if isUniqueViolation(err) {
+				if i == 0 && creates {
+					// Nothing of the commit is written yet: the table
+					// says whether the aggregate exists.
+					if err := x.readState(ctx, wc, c, state); err != nil {
+						return written{}, err
+					}
+					if state.version != 0 {
+						return written{}, x.versionConflict(ctx, wc, c, state.version)
+					}
+				}
 				return written{}, x.uniqueViolation(ctx, wc, c, i)
 			}
 			return written{}, fmt.Errorf("evento: append to %s/%s: insert version %d: %w",
@@ -250,7 +265,26 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, stat
 			return written{}, fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
 		}
 	}
+	if creates {
+		// The aggregate had no event before this commit.
+		state.known, state.base, state.version = true, 0, 0
+	}
 	return w, nil
+}
+
+// readState reads the aggregate's current version and routing key into
+// state.
+func (x *Executor) readState(ctx context.Context, wc *writer, c *evento.Commit, state *aggregateState) error {
+	var (
+		version    int64
+		routingKey sql.NullString
+	)
+	err := wc.state.QueryRowContext(ctx, c.AggregateType, c.AggregateID).Scan(&version, &routingKey)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("evento: append to %s/%s: read version: %w", c.AggregateType, c.AggregateID, err)
+	}
+	*state = aggregateState{known: true, base: version, version: version, routingKey: routingKey.String}
+	return nil
 }
 
 // versionConflict explains why the aggregate is not at the commit's
