@@ -23,7 +23,9 @@ import (
 // expected version. UNIQUE(aggregate_type, aggregate_id, version) is the
 // real guard: a concurrent writer of the same version makes one of the two
 // fail with a unique violation (SQLSTATE 23505), reported as
-// evento.ErrVersionConflict.
+// evento.ErrVersionConflict. A commit that creates its aggregate (expected
+// version 0) is a bare INSERT: the version key refuses it when the
+// aggregate has events, and the whole statement then runs to tell why.
 //
 // The transaction id that orders the events is assigned by the INSERT,
 // after the statement's snapshot saw the aggregate's last event committed;
@@ -110,7 +112,41 @@ func (e *encoded) encode(c *evento.Commit, now time.Time) error {
 
 // write runs the append statement on q: the pool (a transaction of its
 // own) or a transaction the caller opened.
+//
+// On the pool, a commit that creates its aggregate (expected version 0)
+// takes the statement without the read of the aggregate's last event:
+// versions are dense from 1, so the first event's version is free exactly
+// when the aggregate has no event, and the unique version key checks that
+// as the INSERT runs (a concurrent creator waits for the first to commit,
+// then fails). When that statement breaks a unique key, the append
+// statement runs instead, in a transaction of its own, and answers as it
+// always does: a version conflict, ErrAlreadyAppended for a retry, or the
+// taken event id. In a caller's transaction a failed statement would end
+// the transaction, so the append statement runs at once.
 func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (written, error) {
+	if c.ExpectedVersion == 0 && q == querier(x.pool) {
+		w, err := x.writeWith(ctx, q, c, true)
+		if _, unique := uniqueViolation(err); !unique {
+			return w, err
+		}
+	}
+	return x.writeWith(ctx, q, c, false)
+}
+
+// writeWith runs the append statement on q, or createEvents when create
+// is set; the error of createEvents is the statement's own when it breaks
+// a unique key, for write to see.
+func (x *Executor) writeWith(ctx context.Context, q querier, c *evento.Commit, create bool) (written, error) {
+	stmt := x.stmt.appendEvents
+	if create {
+		stmt = x.stmt.createEvents
+	}
+	explain := func(err error) error {
+		if _, unique := uniqueViolation(err); unique && create {
+			return err
+		}
+		return x.appendError(ctx, q, c, err)
+	}
 	n := len(c.Events)
 	var (
 		e          encoded
@@ -123,10 +159,10 @@ func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (writ
 		return written{}, err
 	}
 	w := written{positions: make([]cursor.Position, n), timestamps: e.timestamps}
-	rows, err := q.Query(ctx, x.stmt.appendEvents, c.AggregateType, c.AggregateID, c.ExpectedVersion, routingKey,
+	rows, err := q.Query(ctx, stmt, c.AggregateType, c.AggregateID, c.ExpectedVersion, routingKey,
 		e.ids, e.names, e.data, e.metadata, e.timestamps)
 	if err != nil {
-		return written{}, x.appendError(ctx, q, c, err)
+		return written{}, explain(err)
 	}
 	defer rows.Close()
 	stored := 0
@@ -152,7 +188,7 @@ func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (writ
 		stored++
 	}
 	if err := rows.Err(); err != nil {
-		return written{}, x.appendError(ctx, q, c, err)
+		return written{}, explain(err)
 	}
 	if stored == 0 {
 		return written{}, x.refused(ctx, q, c)

@@ -12,6 +12,9 @@ const eventColumns = "tx_id, seq, id, aggregate_type, aggregate_id, version, nam
 type statements struct {
 	// appendEvents is the whole append, in one statement: see Append.
 	appendEvents string
+	// createEvents is the append of a commit that creates its aggregate:
+	// see Executor.write.
+	createEvents string
 	// appendBatch appends several commits in one statement: see
 	// writeMany.
 	appendBatch string
@@ -68,6 +71,7 @@ func newStatements(n names) statements {
 	aggregate.Table = n.events
 	return statements{
 		appendEvents: appendStatement(n),
+		createEvents: createStatement(n),
 		appendBatch:  batchStatement(n),
 		aggregateState: `SELECT version, tx_id FROM ` + n.events +
 			` WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1`,
@@ -118,6 +122,21 @@ func newStatements(n names) statements {
 		subscriptionStatus: `SELECT ` + sqlstore.StatusColumns(dialect) + ` FROM ` + s + ` WHERE "key" = $1`,
 		acks:               newAckStatements(n),
 	}
+}
+
+// createStatement returns the append statement of a commit that creates
+// its aggregate (expected version 0): the INSERT of appendStatement without
+// the read of the aggregate's last event, since the unique version key
+// refuses a first event whose version the aggregate already has (see
+// Executor.write). It takes the same arguments.
+func createStatement(n names) string {
+	return `INSERT INTO ` + n.events +
+		` (id, aggregate_type, aggregate_id, version, name, routing_key, data, metadata, timestamp)` +
+		` SELECT e.id, $1::text, $2::text, $3::bigint + e.ord, e.name, $4::text, e.data, e.metadata, e.ts` +
+		` FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::timestamptz[])` +
+		` WITH ORDINALITY AS e (id, name, data, metadata, ts, ord)` +
+		` ORDER BY e.ord` +
+		` RETURNING tx_id, seq, version, routing_key`
 }
 
 // appendStatement returns the append statement (see Append).
