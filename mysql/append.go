@@ -23,7 +23,10 @@ import (
 // It reads the aggregate's version before it takes the position counter,
 // so that a stale commit fails without making other writers wait; the
 // UNIQUE(aggregate_type, aggregate_id, version) key catches a writer that
-// got there in between. Then, in one transaction, it moves the counter on
+// got there in between. A commit that creates its aggregate (expected
+// version 0) skips the read: the key refuses its first event when the
+// aggregate has events, and the commit is then written again with the
+// read, which tells why. Then, in one transaction, it moves the counter on
 // by the number of events (which locks the counter row until COMMIT),
 // inserts the events with one multi-row INSERT and commits: three
 // statements hold the counter. See the package documentation for why
@@ -77,35 +80,60 @@ func (x *Executor) begin(ctx context.Context, c *evento.Commit) (*pendingAppend,
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := x.db.Conn(ctx)
-	if err != nil {
-		return nil, appendError(ctx, c, "", err)
+	// A commit that creates its aggregate first goes without the version
+	// read (see write); when its INSERT finds a duplicate key it is
+	// written again with the read, which tells why.
+	for _, creates := range []bool{c.ExpectedVersion == 0, false} {
+		conn, err := x.db.Conn(ctx)
+		if err != nil {
+			return nil, appendError(ctx, c, "", err)
+		}
+		p, err := x.write(ctx, conn, c, creates)
+		if errors.Is(err, errDuplicateCreate) {
+			conn.Close()
+			continue
+		}
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return p, nil
 	}
-	p, err := x.write(ctx, conn, c)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return p, nil
+	return nil, appendError(ctx, c, "", errDuplicateCreate)
 }
+
+// errDuplicateCreate reports that the INSERT of a commit written without
+// the version read found a duplicate key.
+var errDuplicateCreate = errors.New("duplicate key")
 
 // write checks the aggregate's version, then opens the transaction that
 // reserves the positions and inserts the events.
-func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit) (*pendingAppend, error) {
-	// In autocommit mode, so that the transaction below makes no
-	// consistent read: its first statement is the counter's locking
-	// UPDATE. (A consistent read first would open a read view, and under
-	// MariaDB's innodb_snapshot_isolation the UPDATE would then fail with
-	// "record has changed since last read" whenever it had to wait.)
-	current, routingKey, err := x.aggregateState(ctx, conn, c)
-	if err != nil {
-		return nil, appendError(ctx, c, "read version", err)
-	}
-	if current != c.ExpectedVersion {
-		return nil, x.versionConflict(ctx, conn, c, current)
-	}
-	if current == 0 {
-		routingKey = sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
+//
+// A commit that creates its aggregate (expected version 0) may skip the
+// check (creates): versions are dense from 1, so its first event's version
+// is free exactly when the aggregate has no event, and the unique version
+// key checks that as the INSERT runs. A duplicate key then fails write
+// with errDuplicateCreate, for the caller to write the commit again with
+// the check, which tells a conflict or a retry from a taken event id.
+func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit, creates bool) (*pendingAppend, error) {
+	routingKey := sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
+	if !creates {
+		// In autocommit mode, so that the transaction below makes no
+		// consistent read: its first statement is the counter's locking
+		// UPDATE. (A consistent read first would open a read view, and
+		// under MariaDB's innodb_snapshot_isolation the UPDATE would then
+		// fail with "record has changed since last read" whenever it had
+		// to wait.)
+		current, key, err := x.aggregateState(ctx, conn, c)
+		if err != nil {
+			return nil, appendError(ctx, c, "read version", err)
+		}
+		if current != c.ExpectedVersion {
+			return nil, x.versionConflict(ctx, conn, c, current)
+		}
+		if current != 0 {
+			routingKey = key
+		}
 	}
 	rows, err := x.encode(c, routingKey)
 	if err != nil {
@@ -125,6 +153,8 @@ func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit) 
 		// Roll back first: the counter stays locked until then.
 		sqlstore.Rollback(ctx, conn)
 		switch {
+		case isDuplicateKey(err) && creates:
+			return nil, errDuplicateCreate
 		case isDuplicateKey(err):
 			// On the pool: the rollback may have discarded conn.
 			return nil, x.duplicate(ctx, x.db, c, first)
