@@ -191,7 +191,23 @@ func testConflictCreateOutcomes(t *testing.T, h *harness) {
 	c = &evento.Commit{AggregateType: noteType, AggregateID: "n", Events: rawEvents(noteType, "n", 0, "N1", "N2")}
 	c.Events[0].ID = a[1].ID
 	wantErr(t, "creating an aggregate with a taken event id", exec.Append(ctx, c), evento.ErrInvalidArgument)
-	sameEvents(t, "store after the refused commits", readAll(t, st, evento.Query{}), append(a, b...))
+	c = &evento.Commit{AggregateType: noteType, AggregateID: "n", Events: rawEvents(noteType, "n", 0, "N1", "N2", "N3")}
+	c.Events[2].ID = b[0].ID
+	wantErr(t, "creating an aggregate with a taken id for its third event", exec.Append(ctx, c), evento.ErrInvalidArgument)
+	c = &evento.Commit{AggregateType: noteType, AggregateID: "a", Events: rawEvents(noteType, "a", 0, "X", "Y")}
+	c.Events[1].ID = b[0].ID
+	wantErr(t, "creating an existing aggregate with a taken id for its second event", exec.Append(ctx, c), evento.ErrVersionConflict)
+	// Read through the executor that stored them: a store may show a
+	// reader of the whole log another executor's events only later.
+	sameEvents(t, "store after the refused commits", readAll(t, evento.New(writer), evento.Query{}), append(a, b...))
+
+	// The existing aggregate keeps its first routing key.
+	appendRaw(t, exec, noteType, "a", 2, "us", "A3")
+	for _, e := range readAggregate(t, st, noteType, "a") {
+		if e.RoutingKey != "eu" {
+			t.Errorf("a v%d: routing key %q, want eu", e.Version, e.RoutingKey)
+		}
+	}
 
 	// The new aggregate, created at last, keeps its own routing key.
 	n := appendRaw(t, exec, noteType, "n", 0, "us", "N1", "N2")

@@ -81,30 +81,25 @@ func (x *Executor) begin(ctx context.Context, c *evento.Commit) (*pendingAppend,
 		return nil, err
 	}
 	// A commit that creates its aggregate first goes without the version
-	// read (see write); when its INSERT finds a duplicate key it is
-	// written again with the read, which tells why.
-	for _, creates := range []bool{c.ExpectedVersion == 0, false} {
+	// read (see write); when that fails (its INSERT finds a duplicate key,
+	// say) it is written again with the read, which answers as always.
+	creates := c.ExpectedVersion == 0
+	for {
 		conn, err := x.db.Conn(ctx)
 		if err != nil {
 			return nil, appendError(ctx, c, "", err)
 		}
 		p, err := x.write(ctx, conn, c, creates)
-		if errors.Is(err, errDuplicateCreate) {
-			conn.Close()
-			continue
+		if err == nil {
+			return p, nil
 		}
-		if err != nil {
-			conn.Close()
+		conn.Close()
+		if !creates {
 			return nil, err
 		}
-		return p, nil
+		creates = false
 	}
-	return nil, appendError(ctx, c, "", errDuplicateCreate)
 }
-
-// errDuplicateCreate reports that the INSERT of a commit written without
-// the version read found a duplicate key.
-var errDuplicateCreate = errors.New("duplicate key")
 
 // write checks the aggregate's version, then opens the transaction that
 // reserves the positions and inserts the events.
@@ -112,9 +107,10 @@ var errDuplicateCreate = errors.New("duplicate key")
 // A commit that creates its aggregate (expected version 0) may skip the
 // check (creates): versions are dense from 1, so its first event's version
 // is free exactly when the aggregate has no event, and the unique version
-// key checks that as the INSERT runs. A duplicate key then fails write
-// with errDuplicateCreate, for the caller to write the commit again with
-// the check, which tells a conflict or a retry from a taken event id.
+// key checks that as the INSERT runs. When write then fails (a duplicate
+// key, a commit too large, ...), begin writes the commit again with the
+// check, which answers as always: a conflict or a retry when the aggregate
+// exists, else the failure itself.
 func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit, creates bool) (*pendingAppend, error) {
 	routingKey := sql.NullString{String: c.RoutingKey, Valid: c.RoutingKey != ""}
 	if !creates {
@@ -153,8 +149,8 @@ func (x *Executor) write(ctx context.Context, conn *sql.Conn, c *evento.Commit, 
 		// Roll back first: the counter stays locked until then.
 		sqlstore.Rollback(ctx, conn)
 		switch {
-		case isDuplicateKey(err) && creates:
-			return nil, errDuplicateCreate
+		case creates:
+			return nil, err // written again with the read: see begin
 		case isDuplicateKey(err):
 			// On the pool: the rollback may have discarded conn.
 			return nil, x.duplicate(ctx, x.db, c, first)

@@ -124,6 +124,28 @@ func TestAppendEventAbovePacketLimit(t *testing.T) {
 	}
 }
 
+// A commit that creates an aggregate another executor already created is a
+// version conflict, even when it is too large to send: the version check
+// comes first, as for any commit, though a creating commit is first tried
+// without it.
+func TestCreateExistingTooLargeIsConflict(t *testing.T) {
+	dsn := freshDatabase(t)
+	x, other := openDSN(t, dsn), openDSN(t, dsn)
+	mustAppend(t, other, newCommit("t", "a", 0, 2))
+	big := newCommit("t", "a", 0, 1)
+	big.Events[0].Data = []byte(strings.Repeat("x", maxAllowedPacket(t, dsn)+1))
+	if err := x.Append(context.Background(), big); !errors.Is(err, evento.ErrVersionConflict) {
+		t.Errorf("oversized commit creating an existing aggregate: %v, want a version conflict", err)
+	}
+	big.AggregateID = "new"
+	for _, e := range big.Events {
+		e.AggregateID = "new"
+	}
+	if err := x.Append(context.Background(), big); !errors.Is(err, evento.ErrPayloadTooLarge) {
+		t.Errorf("oversized commit creating a new aggregate: %v, want ErrPayloadTooLarge", err)
+	}
+}
+
 // Names are compared byte for byte: trailing spaces and case make other
 // aggregates, which a PAD SPACE or case-insensitive collation would merge.
 func TestAppendNamesMatchExactly(t *testing.T) {

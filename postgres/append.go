@@ -118,31 +118,30 @@ func (e *encoded) encode(c *evento.Commit, now time.Time) error {
 // versions are dense from 1, so the first event's version is free exactly
 // when the aggregate has no event, and the unique version key checks that
 // as the INSERT runs (a concurrent creator waits for the first to commit,
-// then fails). When that statement breaks a unique key, the append
-// statement runs instead, in a transaction of its own, and answers as it
-// always does: a version conflict, ErrAlreadyAppended for a retry, or the
-// taken event id. In a caller's transaction a failed statement would end
+// then fails). When that statement fails (it breaks a unique key, say),
+// the append statement runs instead, in a transaction of its own, and
+// answers as it always does: a version conflict, ErrAlreadyAppended for a
+// retry, the taken event id. In a caller's transaction a failed statement would end
 // the transaction, so the append statement runs at once.
 func (x *Executor) write(ctx context.Context, q querier, c *evento.Commit) (written, error) {
 	if c.ExpectedVersion == 0 && q == querier(x.pool) {
-		w, err := x.writeWith(ctx, q, c, true)
-		if _, unique := uniqueViolation(err); !unique {
-			return w, err
+		if w, err := x.writeWith(ctx, q, c, true); err == nil {
+			return w, nil
 		}
 	}
 	return x.writeWith(ctx, q, c, false)
 }
 
 // writeWith runs the append statement on q, or createEvents when create
-// is set; the error of createEvents is the statement's own when it breaks
-// a unique key, for write to see.
+// is set; the errors of createEvents are the statement's own, for write to
+// run the append statement instead.
 func (x *Executor) writeWith(ctx context.Context, q querier, c *evento.Commit, create bool) (written, error) {
 	stmt := x.stmt.appendEvents
 	if create {
 		stmt = x.stmt.createEvents
 	}
 	explain := func(err error) error {
-		if _, unique := uniqueViolation(err); unique && create {
+		if create {
 			return err
 		}
 		return x.appendError(ctx, q, c, err)

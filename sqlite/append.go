@@ -208,9 +208,9 @@ type written struct {
 // versions are dense from 1, so its first event's version is free exactly
 // when the aggregate has no event, and the unique (aggregate_type,
 // aggregate_id, version) key checks that as the insert runs. Only when
-// that first insert breaks a unique key does write read the version, to
-// tell a version conflict (or a retry) from an event id already taken, as
-// the read would have.
+// the commit fails before anything of it is written (its first insert
+// breaks a unique key, say) does write read the version, to answer as the
+// read would have (see failed).
 func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, state *aggregateState) (written, error) {
 	creates := !state.known && c.ExpectedVersion == 0
 	if !state.known && !creates {
@@ -236,7 +236,7 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, stat
 	for i, e := range c.Events {
 		metadata, err := e.Metadata.MarshalBinary()
 		if err != nil {
-			return written{}, err
+			return written{}, x.failed(ctx, wc, c, state, creates && i == 0, i, err)
 		}
 		w.timestamps[i] = now
 		if !e.Timestamp.IsZero() {
@@ -245,21 +245,8 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, stat
 		res, err := wc.event.ExecContext(ctx, e.ID[:], c.AggregateType, c.AggregateID, e.Version, e.Name,
 			routingKey, e.Data, metadata, w.timestamps[i])
 		if err != nil {
-			if isUniqueViolation(err) {
-				if i == 0 && creates {
-					// Nothing of the commit is written yet: the table
-					// says whether the aggregate exists.
-					if err := x.readState(ctx, wc, c, state); err != nil {
-						return written{}, err
-					}
-					if state.version != 0 {
-						return written{}, x.versionConflict(ctx, wc, c, state.version)
-					}
-				}
-				return written{}, x.uniqueViolation(ctx, wc, c, i)
-			}
-			return written{}, fmt.Errorf("evento: append to %s/%s: insert version %d: %w",
-				c.AggregateType, c.AggregateID, e.Version, err)
+			return written{}, x.failed(ctx, wc, c, state, creates && i == 0, i,
+				fmt.Errorf("evento: append to %s/%s: insert version %d: %w", c.AggregateType, c.AggregateID, e.Version, err))
 		}
 		if w.positions[i], err = res.LastInsertId(); err != nil {
 			return written{}, fmt.Errorf("evento: append to %s/%s: %w", c.AggregateType, c.AggregateID, err)
@@ -270,6 +257,27 @@ func (x *Executor) write(ctx context.Context, wc *writer, c *evento.Commit, stat
 		state.known, state.base, state.version = true, 0, 0
 	}
 	return w, nil
+}
+
+// failed returns the error of a commit whose event i could not be
+// written because of err. A commit that creates its aggregate and failed
+// before anything of it was written (unwritten) answers as if the version
+// had been read first: a version conflict, or ErrAlreadyAppended for a
+// retry, when the aggregate exists. Otherwise a broken unique key is
+// explained (see uniqueViolation) and any other error returned as it is.
+func (x *Executor) failed(ctx context.Context, wc *writer, c *evento.Commit, state *aggregateState, unwritten bool, i int, err error) error {
+	if unwritten {
+		if rerr := x.readState(ctx, wc, c, state); rerr != nil {
+			return rerr
+		}
+		if state.version != 0 {
+			return x.versionConflict(ctx, wc, c, state.version)
+		}
+	}
+	if isUniqueViolation(err) {
+		return x.uniqueViolation(ctx, wc, c, i)
+	}
+	return err
 }
 
 // readState reads the aggregate's current version and routing key into
