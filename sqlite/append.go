@@ -27,7 +27,9 @@ import (
 // The version check reads the aggregate's current version under SQLite's
 // write lock, so no other writer can move it before the commit; the
 // UNIQUE(aggregate_type, aggregate_id, version) constraint enforces the
-// same rule in the database. A context cancelled before the commit is
+// same rule in the database. A commit that creates its aggregate
+// (expected version 0) leaves the check to that constraint, and reads the
+// version only when it fails, to tell why. A context cancelled before the commit is
 // written withdraws it (Append returns the context's error, nothing is
 // stored); once it is written, Append reports its transaction's outcome.
 // After Close, Append fails.
