@@ -101,7 +101,6 @@ func (r EventReader) denseKey(q *evento.Query) (string, int64, bool) {
 func (r EventReader) readDense(ctx context.Context, db Querier, q *evento.Query, key string, from, upTo int64) (*cursor.Page[*evento.Event], error) {
 	limit := q.Args.Limit()
 	var events []*evento.Event
-	walked := false
 	if d := r.dense.get(key); d >= denseShare && from < upTo {
 		// Twice the rows the page needs at the density last measured.
 		bound := upTo
@@ -115,7 +114,6 @@ func (r EventReader) readDense(ctx context.Context, db Querier, q *evento.Query,
 		if events, err = r.rows(ctx, db, query, args, limit); err != nil {
 			return nil, err
 		}
-		walked = true
 		if len(events) <= limit && bound < upTo {
 			// The walk reached its bound before the page was full: the
 			// rest of the page, or the row that tells whether another
@@ -132,8 +130,7 @@ func (r EventReader) readDense(ctx context.Context, db Querier, q *evento.Query,
 			}
 			events = append(events, more...)
 		}
-	}
-	if !walked {
+	} else {
 		query, args, err := r.single(q, r.upTo(upTo))
 		if err != nil {
 			return nil, err
