@@ -123,7 +123,7 @@ func newExecutor(ctx context.Context, db *sql.DB, cfg config) (*Executor, error)
 		db:     db,
 		tables: t,
 		stmt:   newStatements(t),
-		events: sqlstore.NewEventReader(dialect, t.events).ByVersion(),
+		events: sqlstore.NewEventReader(dialect, t.events).ByVersion().Unite(),
 		reads:  newStmtCache(db),
 		writer: make(chan struct{}, 1),
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/eventogo/evento"
@@ -49,6 +50,12 @@ func TestReadPaginationMatchesReference(t *testing.T) {
 		{RoutingKey: evento.RoutingKeyOf("eu")},
 		{Filters: []evento.Filter{{AggregateType: "A"}, {AggregateType: "B"}}, RoutingKey: evento.RoutingKeyOf("us")},
 		{Filters: []evento.Filter{{AggregateType: "missing"}}},
+		// Several filters: the union of a read of each.
+		{Filters: []evento.Filter{{AggregateType: "A", Name: "Event1"}, {AggregateType: "A", Name: "Event3"}}},
+		{Filters: []evento.Filter{{AggregateType: "A", Name: "Event2"}, {AggregateType: "B", Name: "Event2"}, {AggregateType: "A", AggregateID: "a1"}}},
+		{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "a2"}, {AggregateType: "A", AggregateID: "a2", Name: "Event1"}, {AggregateType: "B", AggregateID: "b1"}}},
+		{Filters: []evento.Filter{{AggregateType: "B", Name: "Event1"}, {AggregateType: "A", Name: "Event2"}}, RoutingKey: evento.NoRoutingKey()},
+		{Filters: []evento.Filter{{AggregateType: "B"}, {AggregateType: "A", Name: "Event2"}, {AggregateType: "missing", Name: "Event1"}}, RoutingKey: evento.RoutingKeyOf("eu")},
 	}
 	position := func(e *evento.Event) cursor.Position { return e.Position }
 	for qi, q := range queries {
@@ -153,5 +160,63 @@ func TestReadRejectsInvalidQueries(t *testing.T) {
 	}
 	if _, err := x.Read(ctx, evento.Query{Args: cursor.Forward(cursor.MaxLimit+1, "")}); !errors.Is(err, cursor.ErrInvalidArgs) {
 		t.Errorf("oversized page: err = %v, want cursor.ErrInvalidArgs", err)
+	}
+}
+
+// A read of several filters is the union of a range read of each filter's
+// index, in both directions, from either end and from a cursor: never the
+// planner's OR of the filters, which reads every match after the cursor
+// and sorts them all (a catch-up then costs the square of the log).
+func TestReadSeveralFiltersReadsEachIndexRange(t *testing.T) {
+	x := open(t)
+	seedPagination(t, x)
+	at := cursor.Encode(cursor.Position{Seq: 7})
+	for _, filters := range [][]evento.Filter{
+		{{AggregateType: "A", Name: "Event1"}, {AggregateType: "A", Name: "Event3"}},
+		{{AggregateType: "A", Name: "Event2"}, {AggregateType: "B"}},
+		{{AggregateType: "A", Name: "Event2"}, {AggregateType: "B", AggregateID: "b1"}},
+	} {
+		for _, args := range []cursor.Args{cursor.Forward(10, ""), cursor.Forward(10, at), cursor.Backward(10, ""), cursor.Backward(10, at)} {
+			for _, key := range []evento.RoutingKey{{}, evento.NoRoutingKey(), evento.RoutingKeyOf("eu")} {
+				q := evento.Query{Filters: filters, RoutingKey: key, Args: args}
+				query, qargs, err := x.ReadStatement(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := explain(t, x.DB(), query, qargs)
+				if strings.Contains(plan, "MULTI-INDEX OR") || strings.Contains(plan, "SCAN evento_events") ||
+					strings.Count(plan, "SEARCH evento_events USING ") < len(filters) {
+					t.Errorf("%v %+v %v: not a range read of each filter's index:\n%s\n%s", filters, args, key, query, plan)
+				}
+			}
+		}
+	}
+}
+
+// Reads of up to evento.MaxFilters filters of one aggregate each, read
+// from a cursor (whose version searches nest subqueries in a union), match
+// the reference on both sides of the number of filters a read unites.
+func TestReadManyAggregateFilters(t *testing.T) {
+	x := open(t)
+	ctx := context.Background()
+	all := seedPagination(t, x)
+	position := func(e *evento.Event) cursor.Position { return e.Position }
+	for _, n := range []int{63, 64, 65, evento.MaxFilters} {
+		filters := []evento.Filter{{AggregateType: "A", AggregateID: "a2"}, {AggregateType: "B", AggregateID: "b1"}}
+		for i := len(filters); i < n; i++ {
+			filters = append(filters, evento.Filter{AggregateType: "A", AggregateID: fmt.Sprint("missing-", i)})
+		}
+		q := evento.Query{Filters: filters}
+		var matching []*evento.Event
+		for _, e := range all {
+			if q.Match(e) {
+				matching = append(matching, e)
+			}
+		}
+		for _, e := range all {
+			for _, args := range []cursor.Args{cursor.Forward(4, e.Cursor()), cursor.Backward(4, e.Cursor())} {
+				comparePage(t, ctx, x, q, args, matching, position, fmt.Sprintf("%d filters, %+v", n, args))
+			}
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // dialect is SQLite's SQL dialect.
-var dialect = sqlstore.Dialect{Placeholders: sqlstore.QuestionMarks, IdentQuote: '"', Embedded: true}
+var dialect = sqlstore.Dialect{Placeholders: sqlstore.QuestionMarks, IdentQuote: '"', Embedded: true, WrapCompoundMembers: true}
 
 // tables holds the quoted names of the executor's tables and indexes, built
 // from a validated prefix.

@@ -31,6 +31,11 @@ type Dialect struct {
 	// so two small statements are cheaper than one with subqueries (see
 	// EventReader).
 	Embedded bool
+	// WrapCompoundMembers is set for an engine whose compound SELECT
+	// members can neither be parenthesized nor carry an ORDER BY or LIMIT
+	// of their own (SQLite): each member of a union is then written as a
+	// subquery, SELECT * FROM (<member>).
+	WrapCompoundMembers bool
 }
 
 // Quote returns name as a quoted identifier. A quote character inside name

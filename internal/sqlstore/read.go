@@ -34,6 +34,9 @@ type EventReader struct {
 	// forced, when set, names the index that serves each shape of read
 	// (see ForceIndexes).
 	forced *forcedIndexes
+	// unite makes a read of several filters, up to maxUnited of them, the
+	// union of the reads of each (see Unite).
+	unite bool
 	// dense, when set, holds the density of the last read of each filter
 	// (see WalkDense).
 	dense *densities
@@ -65,6 +68,29 @@ func (r EventReader) ByVersion() EventReader {
 	r.keyset.Search = r.dialect.Embedded
 	return r
 }
+
+// Unite returns r with a read of several filters, not all of one
+// aggregate, made the union of the reads of each filter, once the filters
+// that others cover are dropped (see Keyset.UnionStatement): each reads at
+// most a page from the index of its shape, and the union keeps the first
+// page of their positions.
+//
+// SQLite plans the filters OR-ed in one statement as a read of every match
+// after the cursor through each filter's index, and a sort of them all
+// (MULTI-INDEX OR, USE TEMP B-TREE FOR ORDER BY): a page then costs in
+// proportion to the rest of the log, and a catch-up in its square.
+//
+// A read of more than maxUnited filters stays one statement of the filters
+// OR-ed: SQLite refuses a union of more than about a hundred reads of one
+// aggregate from a cursor, whose version searches nest subqueries
+// ("VIEWs and/or subqueries nested too deep").
+func (r EventReader) Unite() EventReader {
+	r.unite = true
+	return r
+}
+
+// maxUnited is the most filters a reader made with Unite reads as a union.
+const maxUnited = 64
 
 // Read returns one page of the events that match q, in global order.
 func (r EventReader) Read(ctx context.Context, db Querier, q *evento.Query) (*cursor.Page[*evento.Event], error) {

@@ -66,10 +66,11 @@ func (r EventReader) ForceIndexes(ix Indexes) EventReader {
 }
 
 // single returns q's statement on keyset k in one statement: the plain
-// one, or, when the reader forces indexes, the one that names q's index or
-// the union of the reads of each filter.
+// one, the union of the reads of each filter when the reader unites them
+// or forces indexes, or, when it forces indexes, the one that names q's
+// index.
 func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
-	if r.forced == nil || k.Table != "" && OneAggregate(q.Filters) {
+	if r.forced == nil && !r.unite || k.Table != "" && OneAggregate(q.Filters) {
 		return k.Statement(r.dialect, r.head, q)
 	}
 	q, err := Simplified(q)
@@ -77,8 +78,14 @@ func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
 		return "", nil, err
 	}
 	switch {
-	case len(q.Filters) > 1 && !OneAggregate(q.Filters):
-		return k.UnionStatement(r.dialect, Union{Columns: EventColumns, Table: r.table, Index: r.forced.index}, q)
+	case len(q.Filters) > 1 && !OneAggregate(q.Filters) && (r.forced != nil || len(q.Filters) <= maxUnited):
+		u := Union{Columns: EventColumns, Table: r.table, ByVersion: k.Table != ""}
+		if r.forced != nil {
+			u.Index = r.forced.index
+		}
+		return k.UnionStatement(r.dialect, u, q)
+	case r.forced == nil:
+		return k.Statement(r.dialect, r.head, q)
 	case q.Args.After == "" && q.Args.Before == "":
 		// From either end, the planner's lookup of the filter's prefix
 		// reads from the right place; and in a table that holds little

@@ -106,7 +106,11 @@ func (k Keyset) UnionStatement(d Dialect, u Union, q *evento.Query) (string, []a
 				}
 			}
 		}
-		s.sql.WriteByte('(')
+		open := "("
+		if d.WrapCompoundMembers {
+			open = "SELECT * FROM ("
+		}
+		s.sql.WriteString(open)
 		if err := byVersion.write(&s, head, &one, nil); err != nil {
 			return "", nil, err
 		}
