@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 
 	"github.com/eventogo/evento"
@@ -11,6 +13,7 @@ import (
 	"github.com/eventogo/evento/internal/groupcommit"
 	"github.com/eventogo/evento/internal/wake"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -62,8 +65,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Executor, error) {
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// The error of ParseConfig may quote the DSN, password included.
-		return nil, fmt.Errorf("%w: cannot parse the PostgreSQL DSN", evento.ErrInvalidArgument)
+		return nil, dsnError(err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -164,4 +166,32 @@ func positionValues(p cursor.Position) ([]any, error) {
 		return nil, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
 	}
 	return []any{p.Tx, int64(p.Seq)}, nil
+}
+
+// dsnError describes a DSN that pgxpool.ParseConfig refused without
+// quoting it: pgx masks the passwords it recognizes in the DSN it quotes,
+// but the error it wraps (a *url.Error, say) may hold the DSN whole. The
+// description keeps pgx's reason ("invalid port", "failed to parse as
+// URL", ...) alone, or nothing when the message is not of the shape this
+// expects.
+func dsnError(err error) error {
+	const prefix = "cannot parse ``: "
+	var reason string
+	if pe, ok := errors.AsType[*pgconn.ParseConfigError](err); ok {
+		bare := *pe
+		bare.ConnString = ""
+		reason = bare.Error()
+		inner := pe.Unwrap()
+		if inner != nil {
+			reason = strings.TrimSuffix(reason, " ("+inner.Error()+")")
+		}
+		if !strings.HasPrefix(reason, prefix) || inner != nil && strings.Contains(reason, inner.Error()) {
+			reason = ""
+		}
+		reason = strings.TrimPrefix(reason, prefix)
+	}
+	if reason == "" || strings.ContainsAny(reason, "`@") {
+		return fmt.Errorf("%w: cannot parse the PostgreSQL DSN", evento.ErrInvalidArgument)
+	}
+	return fmt.Errorf("%w: cannot parse the PostgreSQL DSN: %s", evento.ErrInvalidArgument, reason)
 }

@@ -174,9 +174,21 @@ func TestNewLeavesThePoolOpen(t *testing.T) {
 	}
 }
 
+// A DSN that does not parse fails with pgx's reason, without the DSN or
+// its password, whatever the error pgx wraps quotes.
 func TestOpenBadDSNHidesIt(t *testing.T) {
-	_, err := postgres.Open(context.Background(), "postgres://u:s3cret@127.0.0.1:5432/db?sslmode=bogus")
-	if !errors.Is(err, evento.ErrInvalidArgument) || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("bad DSN: err = %v, want ErrInvalidArgument without the password", err)
+	for dsn, reason := range map[string]string{
+		"postgres://u:s3cret@127.0.0.1:5432/db?sslmode=bogus":       "failed to configure TLS",
+		"postgres://u:s3cret@127.0.0.1:notaport/db":                 "invalid port",
+		"postgres://u:s3%zzcret@127.0.0.1/db":                       "failed to parse as URL",
+		"postgres://u:s3cret@127.0.0.1/db?connect_timeout=abc":      "invalid connect_timeout",
+		"host=x password=s3cret port=abc":                           "invalid port",
+		"host=x password='s3cret":                                   "failed to parse as keyword/value",
+		"postgres://u:s3cret@127.0.0.1/db?target_session_attrs=foo": "unknown target_session_attrs value: foo",
+	} {
+		_, err := postgres.Open(context.Background(), dsn)
+		if !errors.Is(err, evento.ErrInvalidArgument) || strings.Contains(err.Error(), "s3") || !strings.HasSuffix(err.Error(), ": "+reason) {
+			t.Errorf("%s: err = %v, want ErrInvalidArgument ending with %q, without the password", dsn, err, reason)
+		}
 	}
 }
