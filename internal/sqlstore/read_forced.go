@@ -79,7 +79,9 @@ func (r EventReader) single(q *evento.Query, k Keyset) (string, []any, error) {
 	}
 	switch {
 	case len(q.Filters) > 1 && !OneAggregate(q.Filters) && (r.forced != nil || len(q.Filters) <= maxUnited):
-		u := Union{Columns: EventColumns, Table: r.table, ByVersion: k.Table != ""}
+		// k pages the reads of one aggregate by version when the reader
+		// does (see ByVersion), members of the union included.
+		u := Union{Columns: EventColumns, Table: r.table}
 		if r.forced != nil {
 			u.Index = r.forced.index
 		}
