@@ -231,3 +231,62 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTableVariants measures what the events table's design costs a
+// single-event append with synchronous NORMAL, where appends are bound by
+// the pages each commit writes to the WAL: the same INSERT, autocommit,
+// into the events table's columns and unique keys ("unique", the floor of
+// docs/benchmarks.md), with or without AUTOINCREMENT, and with the two
+// read indexes of the type and the type and name ("read-indexes", the
+// executor's table) or one index (aggregate_type, position, name) in their
+// place ("one-type-index", which would serve reads of a type and name by
+// walking the type's entries). Compare the variants within one run, and
+// repeat the run to see its spread.
+func BenchmarkTableVariants(b *testing.B) {
+	table := func(autoincrement string) string {
+		return `CREATE TABLE ev (position INTEGER PRIMARY KEY` + autoincrement + `, id BLOB NOT NULL UNIQUE,` +
+			` aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,` +
+			` routing_key TEXT, data BLOB, metadata BLOB, timestamp INTEGER NOT NULL,` +
+			` UNIQUE (aggregate_type, aggregate_id, version))`
+	}
+	readIndexes := []string{`CREATE INDEX ev_type ON ev (aggregate_type, position)`,
+		`CREATE INDEX ev_type_name ON ev (aggregate_type, name, position)`}
+	oneIndex := []string{`CREATE INDEX ev_type ON ev (aggregate_type, position, name)`}
+	for _, v := range []struct {
+		name string
+		ddl  []string
+	}{
+		{"unique", []string{table(" AUTOINCREMENT")}},
+		{"unique/no-autoincrement", []string{table("")}},
+		{"read-indexes", append([]string{table(" AUTOINCREMENT")}, readIndexes...)},
+		{"read-indexes/no-autoincrement", append([]string{table("")}, readIndexes...)},
+		{"one-type-index", append([]string{table(" AUTOINCREMENT")}, oneIndex...)},
+		{"one-type-index/no-autoincrement", append([]string{table("")}, oneIndex...)},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "t.db")+
+				"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			for _, ddl := range v.ddl {
+				if _, err := db.Exec(ddl); err != nil {
+					b.Fatal(err)
+				}
+			}
+			stmt, err := db.Prepare(`INSERT INTO ev (id, aggregate_type, aggregate_id, version, name, data, timestamp)` +
+				` VALUES (?, 'bench', ?, 1, 'Happened', ?, ?)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stmt.Close()
+			data := []byte(`{"n":1}`)
+			for i := 0; b.Loop(); i++ {
+				if _, err := stmt.Exec(ulid.Make().Bytes(), fmt.Sprint("agg-", i), data, i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
