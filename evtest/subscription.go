@@ -231,15 +231,15 @@ func shutdown(t *testing.T, h *harness, w *evento.Worker) {
 	}
 }
 
-// testSubscriptionStartWakes checks that a started subscription sees an
-// event appended through the same executor at once, not at its next poll:
-// the poll interval is an hour (so even the adaptive poll soon after an
-// event comes minutes later), the wait far shorter.
 // wakeBound is how long StartWakesOnAppend waits for a worker to see an
 // appended event, far beyond a wake's latency and far below the poll
 // interval of one hour.
 const wakeBound = 10 * time.Second
 
+// testSubscriptionStartWakes checks that a started subscription sees an
+// event appended through the same executor at once, not at its next poll:
+// the poll interval is an hour (so even the adaptive poll soon after an
+// event comes minutes later), the wait far shorter.
 func testSubscriptionStartWakes(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st, exec := h.open(t)

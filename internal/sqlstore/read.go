@@ -80,10 +80,11 @@ func (r EventReader) ByVersion() EventReader {
 // (MULTI-INDEX OR, USE TEMP B-TREE FOR ORDER BY): a page then costs in
 // proportion to the rest of the log, and a catch-up in its square.
 //
-// A read of more than maxUnited filters, once the covered ones are dropped,
-// stays one statement of the filters OR-ed: SQLite refuses a union of more than about a hundred reads of one
-// aggregate from a cursor, whose version searches nest subqueries
-// ("VIEWs and/or subqueries nested too deep").
+// A read of more than maxUnited filters, once the covered ones are
+// dropped, stays one statement of the filters OR-ed: SQLite refuses a
+// union of more than about a hundred reads of one aggregate from a cursor,
+// whose version searches nest subqueries ("VIEWs and/or subqueries nested
+// too deep").
 func (r EventReader) Unite() EventReader {
 	r.unite = true
 	return r
