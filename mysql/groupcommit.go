@@ -47,7 +47,10 @@ func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) 
 	}
 	defer conn.Close()
 	// The version checks run in autocommit mode, before the transaction,
-	// as a lone append's do (see write), in one query for the batch.
+	// as a lone append's do (see write), in one query for the batch. As
+	// there, commits that create their aggregate go without one: the
+	// shared INSERT checks them, and when it finds a duplicate key every
+	// commit is written again on its own, with its check.
 	states, err := x.aggregateStates(ctx, conn, batch)
 	if err != nil {
 		for _, r := range batch {
@@ -139,24 +142,33 @@ type aggregateVersion struct {
 }
 
 // aggregateStates reads what aggregateState reads for the aggregate of
-// every commit of batch, in one round trip: a UNION ALL of that query, one
-// branch per commit, each tagged with the commit's index.
+// every commit of batch that does not create its aggregate, in one round
+// trip: a UNION ALL of that query, one branch per commit, each tagged with
+// the commit's index. A commit that creates its aggregate (expected
+// version 0) is given version 0 without a read; when every commit of
+// batch creates its aggregate, nothing is read.
 func (x *Executor) aggregateStates(ctx context.Context, db querier, batch []*groupcommit.Request) ([]aggregateVersion, error) {
+	states := make([]aggregateVersion, len(batch))
 	var q strings.Builder
 	args := make([]any, 0, 2*len(batch))
 	for i, r := range batch {
-		if i > 0 {
+		if r.Commit.ExpectedVersion == 0 {
+			continue
+		}
+		if len(args) > 0 {
 			q.WriteString(" UNION ALL ")
 		}
 		q.WriteString("(SELECT " + strconv.Itoa(i) + ", " + strings.TrimPrefix(x.stmt.aggregateState, "SELECT ") + ")")
 		args = append(args, r.Commit.AggregateType, r.Commit.AggregateID)
+	}
+	if len(args) == 0 {
+		return states, nil
 	}
 	rows, err := db.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	states := make([]aggregateVersion, len(batch))
 	for rows.Next() {
 		var (
 			i int
