@@ -530,3 +530,93 @@ func TestVersionAtRunsOnlyForForeignCursors(t *testing.T) {
 		}
 	}
 }
+
+// A read of the events without a routing key within filters walks the
+// filters' indexes in global order on a table never analyzed too (right
+// after a bulk load, until autovacuum gets to it): never a bitmap of every
+// remaining match of the filter, sorted for each page (see
+// sqlstore.Dialect.UnestimatedNoKey).
+func TestNoRoutingKeyReadPlanWithoutStatistics(t *testing.T) {
+	schema := freshSchema(t)
+	x := openIn(t, schema)
+	ctx := context.Background()
+	mustAppend(t, x, newCommit("Order", "first", 0, 1))
+	conn := connect(t)
+	events := x.EventsTable()
+	for _, s := range []string{
+		"ALTER TABLE " + events + " SET (autovacuum_enabled = false)",
+		// 20,000 events of 2,000 aggregates, three in four of them
+		// Orders, every third one with a routing key.
+		`INSERT INTO ` + events + ` (id, aggregate_type, aggregate_id, version, name, routing_key, data, timestamp)
+		 SELECT gen_random_uuid(), CASE WHEN a % 4 = 0 THEN 'Invoice' ELSE 'Order' END, 'a' || a, v,
+		        'Event' || (v % 3 + 1), CASE WHEN a % 3 = 0 THEN 'k' || (a % 5) END, '\x00', now()
+		 FROM generate_series(1, 2000) AS a, generate_series(1, 10) AS v ORDER BY a, v`,
+	} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stats int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stats WHERE schemaname = $1`, schema).Scan(&stats); err != nil || stats != 0 {
+		t.Fatalf("the table has %d statistics (%v), want none", stats, err)
+	}
+	all := readAll(t, x, evento.Query{})
+	mid := all[len(all)/2].Cursor()
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	none := evento.NoRoutingKey()
+	for i, q := range []evento.Query{
+		{Filters: []evento.Filter{{AggregateType: "Order"}}, RoutingKey: none, Args: cursor.Forward(100, "")},
+		{Filters: []evento.Filter{{AggregateType: "Order"}}, RoutingKey: none, Args: cursor.Forward(100, mid)},
+		{Filters: []evento.Filter{{AggregateType: "Order"}}, RoutingKey: none, Args: cursor.Backward(100, mid)},
+		{Filters: []evento.Filter{{AggregateType: "Order", Name: "Event2"}}, RoutingKey: none, Args: cursor.Forward(100, mid)},
+		{Filters: []evento.Filter{{AggregateType: "Order"}, {AggregateType: "Invoice", Name: "Event1"}}, RoutingKey: none, Args: cursor.Forward(100, mid)},
+	} {
+		raw, plan := explainGeneric(t, conn, x, q, fmt.Sprint("no_key_read_", i))
+		plan.walk(func(n planNode) {
+			switch {
+			case strings.HasPrefix(n.Node, "Bitmap"), n.Node == "Seq Scan":
+				t.Errorf("%v %+v: the read runs a %s:\n%s", q.Filters, q.Args, n.Node, raw)
+			case n.Node == "Sort" && (len(n.Plans) != 1 || n.Plans[0].Node != "Limit"):
+				t.Errorf("%v %+v: the read sorts an unbounded input:\n%s", q.Filters, q.Args, raw)
+			}
+		})
+		// And it reads the page the reference reads.
+		page, err := x.Read(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []cursor.Value
+		for _, e := range page.Edges {
+			got = append(got, e.Cursor)
+		}
+		var matching []cursor.Value
+		for _, e := range all {
+			if q.Match(e) {
+				matching = append(matching, e.Cursor())
+			}
+		}
+		at := slices.IndexFunc(all, func(e *evento.Event) bool { return e.Cursor() == mid })
+		switch {
+		case q.Args.Before != "":
+			for _, e := range all[:at] {
+				if q.Match(e) {
+					want = append(want, e.Cursor())
+				}
+			}
+			want = want[max(0, len(want)-100):]
+		case q.Args.After != "":
+			for _, e := range all[at+1:] {
+				if q.Match(e) && len(want) < 100 {
+					want = append(want, e.Cursor())
+				}
+			}
+		default:
+			want = matching[:100]
+		}
+		if len(want) != 100 || !slices.Equal(got, want) {
+			t.Errorf("%v %+v: read %d events, want the reference's %d:\n got %q\nwant %q", q.Filters, q.Args, len(got), len(want), got, want)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // dialect is PostgreSQL's SQL dialect.
-var dialect = sqlstore.Dialect{Placeholders: sqlstore.DollarNumbers, IdentQuote: '"'}
+var dialect = sqlstore.Dialect{Placeholders: sqlstore.DollarNumbers, IdentQuote: '"', UnestimatedNoKey: true}
 
 // names holds the quoted, schema-qualified names of the executor's tables
 // and functions, and the bare names of the constraints whose violations it

@@ -36,6 +36,18 @@ type Dialect struct {
 	// of their own (SQLite): each member of a union is then written as a
 	// subquery, SELECT * FROM (<member>).
 	WrapCompoundMembers bool
+	// UnestimatedNoKey is set for an engine that plans a read of the
+	// events without a routing key (evento.NoRoutingKey) within filters
+	// badly on a table it has no statistics for (PostgreSQL): it takes
+	// "routing_key IS NULL" for a rare condition, expects the filter's
+	// events after the cursor to be few, and reads all of them through a
+	// bitmap to sort them, for every page. The condition is then written
+	// COALESCE(routing_key IS NULL, FALSE), which selects the same rows
+	// but which the planner neither serves from an index (none could: the
+	// routing key index holds only the events that have a key) nor takes
+	// for selective, so the filter's own index, walked in global order,
+	// serves the page.
+	UnestimatedNoKey bool
 }
 
 // Quote returns name as a quoted identifier. A quote character inside name

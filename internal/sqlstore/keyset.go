@@ -350,7 +350,11 @@ func (s *statement) filters(q *evento.Query) {
 		s.arg(k)
 	} else if q.RoutingKey.IsNone() {
 		s.and()
-		s.sql.WriteString("routing_key IS NULL")
+		if s.dialect.UnestimatedNoKey && len(q.Filters) > 0 {
+			s.sql.WriteString("COALESCE(routing_key IS NULL, FALSE)")
+		} else {
+			s.sql.WriteString("routing_key IS NULL")
+		}
 	}
 }
 
