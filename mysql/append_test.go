@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,6 +144,41 @@ func TestCreateExistingTooLargeIsConflict(t *testing.T) {
 	}
 	if err := x.Append(context.Background(), big); !errors.Is(err, evento.ErrPayloadTooLarge) {
 		t.Errorf("oversized commit creating a new aggregate: %v, want ErrPayloadTooLarge", err)
+	}
+}
+
+// In a group-commit batch too, a commit that creates an existing aggregate
+// and cannot be written (too large, or metadata that does not encode) is a
+// version conflict, as alone, and the rest of its batch is stored. Such a
+// commit has no version read in the batch: the failure must not answer for
+// it.
+func TestBatchedCreateExistingUnwritableIsConflict(t *testing.T) {
+	dsn := freshDatabase(t)
+	x, other := openDSN(t, dsn), openDSN(t, dsn)
+	mustAppend(t, other, newCommit("t", "a", 0, 2))
+	big := newCommit("t", "a", 0, 1)
+	big.Events[0].Data = []byte(strings.Repeat("x", maxAllowedPacket(t, dsn)+1))
+	unencodable := newCommit("t", "a", 0, 1)
+	unencodable.Events[0].Metadata = unencodable.Events[0].Metadata.Set("f", func() {})
+	for name, c := range map[string]*evento.Commit{"too large": big, "unencodable": unencodable} {
+		commits := []*evento.Commit{newCommit("t", "before "+name, 0, 1), c, newCommit("t", "after "+name, 0, 1)}
+		errs := make([]error, len(commits))
+		release := x.HoldAppends()
+		var wg sync.WaitGroup
+		for i, c := range commits {
+			wg.Go(func() { errs[i] = x.Append(context.Background(), c) })
+			for x.QueuedAppends() < i+1 { // queued in order, one batch
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+		release()
+		wg.Wait()
+		if errs[0] != nil || errs[2] != nil {
+			t.Errorf("%s: the rest of the batch: %v, %v; want both stored", name, errs[0], errs[2])
+		}
+		if !errors.Is(errs[1], evento.ErrVersionConflict) {
+			t.Errorf("%s, in a batch: %v, want a version conflict", name, errs[1])
+		}
 	}
 }
 

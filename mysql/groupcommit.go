@@ -50,7 +50,10 @@ func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) 
 	// as a lone append's do (see write), in one query for the batch. As
 	// there, commits that create their aggregate go without one: the
 	// shared INSERT checks them, and when it finds a duplicate key every
-	// commit is written again on its own, with its check.
+	// commit is written again on its own, with its check. So a create of
+	// an aggregate that exists (a retry, a taken id) costs its batch one
+	// rolled-back INSERT and a transaction per commit; the version query
+	// it saves runs for every batch of creates.
 	states, err := x.aggregateStates(ctx, conn, batch)
 	if err != nil {
 		for _, r := range batch {
@@ -71,6 +74,13 @@ func (x *Executor) writeMany(ctx context.Context, batch []*groupcommit.Request) 
 		}
 		rows, err := x.encode(c, routingKey)
 		if err != nil {
+			if c.ExpectedVersion == 0 {
+				// Its version was not read: alone, the commit answers a
+				// conflict when its aggregate exists, as a lone append
+				// does, and else the failure.
+				r.Finish(x.appendOne(ctx, c))
+				continue
+			}
 			r.Finish(err)
 			continue
 		}
