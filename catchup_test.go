@@ -14,7 +14,7 @@ import (
 )
 
 // limits wraps the SQLite executor and records the page size of every
-// Read.
+// Read of a drain (not a worker's reads of the log's end).
 type limits struct {
 	*sqlite.Executor
 	mu   sync.Mutex
@@ -22,6 +22,9 @@ type limits struct {
 }
 
 func (l *limits) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	if isHeadRead(q) {
+		return l.Executor.Read(ctx, q)
+	}
 	l.mu.Lock()
 	l.seen = append(l.seen, q.Args.Limit())
 	l.mu.Unlock()

@@ -12,8 +12,9 @@ import (
 	"github.com/eventogo/evento/sqlite"
 )
 
-// flaky wraps the SQLite executor: Read fails on call failRead (1-based),
-// plain Acknowledge fails when failAck is set.
+// flaky wraps the SQLite executor: Read fails on call failRead (1-based,
+// not counting a worker's reads of the log's end), plain Acknowledge fails
+// when failAck is set.
 type flaky struct {
 	*sqlite.Executor
 	reads    atomic.Int32
@@ -22,6 +23,9 @@ type flaky struct {
 }
 
 func (f *flaky) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	if isHeadRead(q) {
+		return f.Executor.Read(ctx, q)
+	}
 	if f.reads.Add(1) == f.failRead {
 		return nil, errors.New("read: connection reset")
 	}

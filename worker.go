@@ -31,6 +31,9 @@ type run struct {
 	// skipStored is when a cursor moved over events without a match was
 	// last acknowledged (see skipTo).
 	skipStored time.Time
+	// headRead is when head last read the end of the log for a
+	// subscription of filters or of a routing key (see head).
+	headRead time.Time
 }
 
 func (s *Subscription) newRun(st *Store) *run {
@@ -308,21 +311,29 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 	}
 }
 
-// head returns, for a subscription of the events without a routing key,
-// the cursor of the last event of the log, read before the drain reads
-// anything; "" for other subscriptions, for an empty log and after a
-// failed read. It reads nothing and returns "" under a Group, whose
-// cursors are not single positions, and under an Rw, whose read store
-// may be several replicas behind one address: a read can then see less
-// of the log than the read before it, and the drain could miss what the
-// head read saw. See skipTo.
+// head returns the cursor of the last event of the log, read before the
+// drain reads anything, so that the drain can move its cursor there (see
+// skipTo); "" for an empty log, after a failed read, and when head does
+// not read.
+//
+// It reads before every drain of a subscription of the events without a
+// routing key, and at most once per acknowledgement interval before the
+// drains of other subscriptions: an idle worker then walks at most the
+// events appended since, and a busy one pays one more read in that time.
+// It reads nothing under a Group, whose cursors are not single positions,
+// and under an Rw, whose read store may be several replicas behind one
+// address: a read can then see less of the log than the read before it,
+// and the drain could miss what the head read saw.
 func (r *run) head(ctx context.Context) cursor.Value {
 	switch r.st.exec.(type) {
 	case *Group, *Rw:
 		return ""
 	}
 	if !r.query.RoutingKey.IsNone() {
-		return ""
+		if time.Since(r.headRead) < r.sub.ackInterval {
+			return ""
+		}
+		r.headRead = time.Now()
 	}
 	page, err := r.st.exec.Read(ctx, Query{Args: cursor.Backward(1, "")})
 	if err != nil || len(page.Edges) == 0 {
@@ -332,10 +343,14 @@ func (r *run) head(ctx context.Context) cursor.Value {
 }
 
 // skipTo moves lease.Cursor forward to head, when it lies further, once a
-// drain has read every matching event after the cursor. SQLite, PostgreSQL
-// and Pebble keep no index of the events without a routing key: their
-// reads walk every keyed event after the cursor, and a drain that finds
-// none to handle would walk them all again at every poll. head was read
+// drain has read every matching event after the cursor. A read from the
+// cursor may walk every event after it that it does not return: SQLite,
+// PostgreSQL and Pebble keep no index of the events without a routing
+// key; SQLite walks a routing key's index for a read of a type and a key;
+// PostgreSQL walks the primary key for a filter of few events once its
+// statistics say so. A drain that finds none to handle would walk them
+// all again at every poll, and a subscription of rare events on a busy log
+// would cost in proportion to the log at every wake. head was read
 // before the drain's first page, a store never gives a later event a
 // position at or before one it has returned, and its later reads see at
 // least what its earlier ones saw, so the drain's reads saw every event up
