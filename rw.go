@@ -18,9 +18,9 @@ import (
 // fails with ErrVersionConflict. Load state for commands through the write
 // store when that matters. The read store may be several replicas behind
 // one address, each with its own delay; so that it misses nothing there, a
-// subscription of the events without a routing key keeps its cursor on the
-// last event it handled under an Rw, where on a single store it moves the
-// cursor past the keyed events it read (see Subscription.RoutingKey).
+// subscription keeps its cursor on the last event it handled under an Rw,
+// where on a single store it moves the cursor past the events it read and
+// did not handle (see MonotonicReader).
 type Rw struct {
 	read  EventStore
 	write Executor

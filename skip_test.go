@@ -144,3 +144,63 @@ func TestHeadReadAtMostOncePerAckInterval(t *testing.T) {
 		t.Errorf("the worker read the end of the log %d times in six drains, want once per hour-long interval", n)
 	}
 }
+
+// staleEveryOther serves every other read from a replica that has the log
+// up to position staleAt only, as a reader endpoint in front of replicas
+// with different delays does.
+type staleEveryOther struct {
+	evento.EventStore
+	n       atomic.Int64
+	staleAt uint64
+}
+
+func (r *staleEveryOther) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
+	page, err := r.EventStore.Read(ctx, q)
+	if err != nil || r.n.Add(1)%2 == 1 {
+		return page, err
+	}
+	var kept []cursor.Edge[*evento.Event]
+	for _, e := range page.Edges {
+		if e.Node.Position.Seq <= r.staleAt {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) < len(page.Edges) {
+		page.PageInfo.HasNextPage = false
+	}
+	page.Edges = kept
+	return page, nil
+}
+
+// wrapped hides what its executor implements beyond Executor, as an
+// application's tracing or metrics wrapper may.
+type wrapped struct{ evento.Executor }
+
+// A worker moves its cursor past events it did not handle only on an
+// executor that says its reads are monotonic: an Rw over lagging replicas,
+// even wrapped so that its type no longer shows, keeps the cursor on the
+// last event handled, and no event is missed.
+func TestNoSkipWithoutMonotonicReads(t *testing.T) {
+	ctx := context.Background()
+	exec, st := parallelStore(t)
+	for i := range 2 {
+		if _, err := st.Create().Event(MoneyDeposited{Amount: int64(i)}).Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rw := evento.New(wrapped{evento.NewRw(&staleEveryOther{EventStore: exec, staleAt: 1}, exec)})
+	var handled atomic.Int64
+	sub := evento.NewSubscription("deposits", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error {
+		handled.Add(1)
+		return nil
+	}))
+	if err := sub.Execute(ctx, rw); err != nil { // sees position 1 only
+		t.Fatal(err)
+	}
+	if err := sub.Execute(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if handled.Load() != 2 {
+		t.Fatalf("handled %d deposits, want 2", handled.Load())
+	}
+}

@@ -116,11 +116,16 @@ func (s *Subscription) Safety() *Subscription {
 }
 
 // RoutingKey restricts the subscription to events with routing key r. The
-// default, AnyRoutingKey, sees all events. With NoRoutingKey, on a single
-// store, a worker that has read every event after its cursor moves the
-// cursor on to the log's last event, past keyed events it did not handle,
-// so that its next poll does not read them again: SQLite, PostgreSQL and
-// Pebble keep no index of the events without a key.
+// default, AnyRoutingKey, sees all events.
+//
+// On a single store (a MonotonicReader), a worker that has read every event
+// after its cursor moves the cursor on to the log's last event, past the
+// events it did not handle, so that its next poll does not read them again:
+// with NoRoutingKey before every drain (SQLite, PostgreSQL and Pebble keep
+// no index of the events without a key), for other subscriptions at most
+// once per AckInterval. So a handler added later to a subscription does
+// not see the events of its type committed before the cursor moved: give
+// the subscription a new key, or reset it, to have them handled.
 func (s *Subscription) RoutingKey(r RoutingKey) *Subscription {
 	s.routingKey = r
 	return s

@@ -320,13 +320,13 @@ func (r *run) drainSequential(ctx, runCtx context.Context, lease *Lease) (int, e
 // routing key, and at most once per acknowledgement interval before the
 // drains of other subscriptions: an idle worker then walks at most the
 // events appended since, and a busy one pays one more read in that time.
-// It reads nothing under a Group, whose cursors are not single positions,
-// and under an Rw, whose read store may be several replicas behind one
-// address: a read can then see less of the log than the read before it,
-// and the drain could miss what the head read saw.
+// It reads nothing unless the executor says its reads are monotonic
+// (MonotonicReader): a Group's cursors are not single positions, and an
+// Rw's read store may be several replicas behind one address, where a read
+// can see less of the log than the read before it, and the drain could
+// miss what the head read saw.
 func (r *run) head(ctx context.Context) cursor.Value {
-	switch r.st.exec.(type) {
-	case *Group, *Rw:
+	if m, ok := r.st.exec.(MonotonicReader); !ok || !m.MonotonicReads() {
 		return ""
 	}
 	if !r.query.RoutingKey.IsNone() {

@@ -26,6 +26,7 @@ var concurrencyScenarios = []scenario{
 	{"SubscriberMissesNothing", testConcurrencySubscriberMissesNothing},
 	{"TailingReaderMissesNothing", testConcurrencyTailingReader},
 	{"UnkeyedSubscriberMissesNothing", testConcurrencyUnkeyedSubscriber},
+	{"KeyedSubscriberMissesNothing", testConcurrencyKeyedSubscriber},
 }
 
 // contend runs writers goroutines, spread over stores, that each make
@@ -152,41 +153,50 @@ func testConcurrencySubscriberMissesNothing(t *testing.T, h *harness) {
 // started; it must still see every unkeyed event exactly once, in order.
 func testConcurrencyUnkeyedSubscriber(t *testing.T, h *harness) {
 	h.long(t)
-	t.Run("Sequential", func(t *testing.T) { unkeyedSubscriber(t, h, 1) })
-	t.Run("Parallel", func(t *testing.T) { unkeyedSubscriber(t, h, 3) })
+	keyOf := func(w int) string { return []string{"eu", ""}[w%2] }
+	t.Run("Sequential", func(t *testing.T) { routedSubscriber(t, h, evento.NoRoutingKey(), keyOf, time.Millisecond, 1) })
+	t.Run("Parallel", func(t *testing.T) { routedSubscriber(t, h, evento.NoRoutingKey(), keyOf, time.Millisecond, 3) })
 }
 
-// unkeyedSubscriber is testConcurrencyUnkeyedSubscriber with a
-// subscription that runs partitions handlers at a time.
-func unkeyedSubscriber(t *testing.T, h *harness, partitions int) {
+// testConcurrencyKeyedSubscriber is testConcurrencyUnkeyedSubscriber for a
+// subscription of one routing key while writers append, half of them with
+// that key and half with another, with AckInterval(0), so that the worker
+// moves its cursor over the other key's events after every drain.
+func testConcurrencyKeyedSubscriber(t *testing.T, h *harness) {
+	h.long(t)
+	keyOf := func(w int) string { return []string{"eu", "us"}[w%2] }
+	t.Run("Sequential", func(t *testing.T) { routedSubscriber(t, h, evento.RoutingKeyOf("eu"), keyOf, 0, 1) })
+	t.Run("Parallel", func(t *testing.T) { routedSubscriber(t, h, evento.RoutingKeyOf("eu"), keyOf, 0, 3) })
+}
+
+// routedSubscriber runs a subscription of the events of routing key key,
+// partitions handlers at a time, while writers append with the routing
+// keys keyOf gives them, and checks that it sees each of its events once,
+// in order (in each aggregate's order, with partitions).
+func routedSubscriber(t *testing.T, h *harness, key evento.RoutingKey, keyOf func(w int) string, ack time.Duration, partitions int) {
 	st, _ := h.open(t)
 	var rec recorder
-	sub := evento.NewSubscription("unkeyed-writers", rec.handlers()...).RoutingKey(evento.NoRoutingKey()).
-		PollInterval(20 * time.Millisecond).AckInterval(time.Millisecond)
+	sub := evento.NewSubscription("routed-writers", rec.handlers()...).RoutingKey(key).
+		PollInterval(20 * time.Millisecond).AckInterval(ack)
 	if partitions > 1 {
 		sub.Parallel(partitions, nil)
 	}
 	w := startAndWait(t, st, sub)
-	appendConcurrentlyKeyed(t, h, st, func(w int) string {
-		if w%2 == 0 {
-			return "eu"
-		}
-		return ""
-	})
-	want := readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
+	appendConcurrentlyKeyed(t, h, st, keyOf)
+	want := readAll(t, st, evento.Query{RoutingKey: key})
 	waitFor(t, h.f.Timeout, fmt.Sprintf("the subscriber to see %d events", len(want)), func() bool { return rec.len() >= len(want) })
 	time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
 	shutdown(t, h, w)
 	got := rec.all()
 	if partitions == 1 {
-		checkAscending(t, "unkeyed subscriber", got)
+		checkAscending(t, "routed subscriber", got)
 	} else {
 		// Partitions keep each aggregate's order, not the global one.
 		checkPerAggregateOrder(t, got)
 		byID := func(a, b *evento.Event) int { return a.ID.Compare(b.ID) }
 		got, want = slices.SortedFunc(slices.Values(got), byID), slices.SortedFunc(slices.Values(want), byID)
 	}
-	sameEvents(t, "unkeyed subscriber", got, want)
+	sameEvents(t, "routed subscriber", got, want)
 }
 
 // testConcurrencyTailingReader reads forward from its last cursor while

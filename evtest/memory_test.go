@@ -64,6 +64,9 @@ func newMemory() *memory {
 	}}
 }
 
+// MonotonicReads reports true: every read sees the one slice.
+func (m *memory) MonotonicReads() bool { return true }
+
 func (m *memory) Wake() <-chan struct{} {
 	if m.has("no-wake") {
 		return nil

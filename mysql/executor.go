@@ -33,8 +33,9 @@ type Executor struct {
 }
 
 var (
-	_ evento.Executor = (*Executor)(nil)
-	_ evento.Waker    = (*Executor)(nil)
+	_ evento.Executor        = (*Executor)(nil)
+	_ evento.Waker           = (*Executor)(nil)
+	_ evento.MonotonicReader = (*Executor)(nil)
 )
 
 // Open connects to the database named by dsn, in the form of
@@ -186,6 +187,11 @@ func (x *Executor) Close() error {
 	}
 	return x.db.Close()
 }
+
+// MonotonicReads reports true: a read of the log returns the events up to
+// the committed position it reads first, which never moves back, from the
+// one server the pool connects to.
+func (x *Executor) MonotonicReads() bool { return true }
 
 // Wake returns a channel that is closed after the next successful append
 // through this executor. Appends by other processes do not close it.

@@ -36,8 +36,9 @@ type Executor struct {
 }
 
 var (
-	_ evento.Executor = (*Executor)(nil)
-	_ evento.Waker    = (*Executor)(nil)
+	_ evento.Executor        = (*Executor)(nil)
+	_ evento.Waker           = (*Executor)(nil)
+	_ evento.MonotonicReader = (*Executor)(nil)
 )
 
 // Open opens (creating it if needed) the Pebble database in dir. Pebble
@@ -232,6 +233,10 @@ func (x *Executor) Close() error {
 	}
 	return nil
 }
+
+// MonotonicReads reports true: every read runs on the one database this
+// process holds open, up to its durable events, which only grow.
+func (x *Executor) MonotonicReads() bool { return true }
 
 // Wake returns a channel that is closed after the next successful append
 // through this executor.

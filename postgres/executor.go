@@ -45,8 +45,9 @@ type Executor struct {
 }
 
 var (
-	_ evento.Executor = (*Executor)(nil)
-	_ evento.Waker    = (*Executor)(nil)
+	_ evento.Executor        = (*Executor)(nil)
+	_ evento.Waker           = (*Executor)(nil)
+	_ evento.MonotonicReader = (*Executor)(nil)
 )
 
 // querier runs statements: the pool, or a transaction.
@@ -130,6 +131,11 @@ func (x *Executor) Close() error {
 	}
 	return nil
 }
+
+// MonotonicReads reports true: a read of the log returns the events below
+// the visibility horizon, which never moves back, from the one server the
+// pool connects to.
+func (x *Executor) MonotonicReads() bool { return true }
 
 // Wake returns a channel that is closed after the next successful append
 // to this executor's tables, by this executor or, through PostgreSQL's

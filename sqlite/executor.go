@@ -42,8 +42,9 @@ type Executor struct {
 }
 
 var (
-	_ evento.Executor = (*Executor)(nil)
-	_ evento.Waker    = (*Executor)(nil)
+	_ evento.Executor        = (*Executor)(nil)
+	_ evento.Waker           = (*Executor)(nil)
+	_ evento.MonotonicReader = (*Executor)(nil)
 )
 
 // Open opens (creating it if needed) the SQLite database file at path and
@@ -144,6 +145,10 @@ func (x *Executor) Close() error {
 	}
 	return x.db.Close()
 }
+
+// MonotonicReads reports true: every read runs on the one database file,
+// and a read sees every transaction committed before it started.
+func (x *Executor) MonotonicReads() bool { return true }
 
 // Wake returns a channel that is closed after the next successful append
 // through this executor. Appends by other processes do not close it.

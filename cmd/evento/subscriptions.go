@@ -50,10 +50,11 @@ evento subscriptions reset KEY [--to start|end|CURSOR] [--force] [--follow]
 
 Lag: LAG counts the events in the whole log after the subscription's
 cursor, whatever its filters: the command does not know which events the
-subscription's handlers cover. A worker moves its cursor over the events
-it does not handle, but while it runs at most once per acknowledgement
-interval, so a subscription caught up with its own events may still count
-events of other types committed since. LAG TIME is how long ago the first event after the cursor was
+subscription's handlers cover. On a single store a worker moves its
+cursor over the events it does not handle, while it runs at most once per
+acknowledgement interval, so a subscription caught up with its own events
+may still count events of other types or routing keys committed since (and
+always does when it runs over a read/write split or a group). LAG TIME is how long ago the first event after the cursor was
 committed (0 when no event follows it). JSON also gives acknowledged_lag,
 the lag the worker reported at its last acknowledgement. Lease states:
 held (a live worker), expired (its worker stopped renewing: a new worker
