@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
 	"github.com/eventogo/evento/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Read returns one page of the events that match q, in global order:
@@ -62,7 +60,8 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 }
 
 // scanEvents runs query and reads every row it returns, up to n of them
-// expected.
+// expected: through a rowDecoder when the rows come in the form it reads,
+// else through scanEvent.
 func scanEvents(n int, query func() (pgx.Rows, error)) ([]*evento.Event, error) {
 	rows, err := query()
 	if err != nil {
@@ -70,8 +69,20 @@ func scanEvents(n int, query func() (pgx.Rows, error)) ([]*evento.Event, error) 
 	}
 	defer rows.Close()
 	events := make([]*evento.Event, 0, min(n, 1024))
-	for rows.Next() {
-		e, err := scanEvent(rows)
+	var d *rowDecoder
+	for first := true; rows.Next(); first = false {
+		if first && decodable(rows.FieldDescriptions()) {
+			d = &rowDecoder{}
+		}
+		var (
+			e   *evento.Event
+			err error
+		)
+		if d != nil {
+			e, err = d.decode(rows.RawValues())
+		} else {
+			e, err = scanEvent(rows)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -127,28 +138,4 @@ func genericPlan(query string, args []any) *pgx.Batch {
 	b.Queue("SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)")
 	b.Queue(query, args...)
 	return &b
-}
-
-// scanEvent reads one row of eventColumns.
-func scanEvent(rows pgx.Rows) (*evento.Event, error) {
-	var (
-		e          evento.Event
-		seq        int64
-		routingKey *string
-		metadata   pgtype.DriverBytes // decoded before the next row, never kept
-		timestamp  time.Time
-	)
-	if err := rows.Scan(&e.Position.Tx, &seq, (*[16]byte)(&e.ID), &e.AggregateType, &e.AggregateID, &e.Version,
-		&e.Name, &routingKey, &e.Data, &metadata, &timestamp); err != nil {
-		return nil, fmt.Errorf("evento: scan event: %w", err)
-	}
-	e.Position.Seq = uint64(seq)
-	if err := e.Metadata.UnmarshalBinary(metadata); err != nil {
-		return nil, fmt.Errorf("event %s at position %s: %w", e.ID, e.Position, err)
-	}
-	if routingKey != nil {
-		e.RoutingKey = *routingKey
-	}
-	e.Timestamp = timestamp.UTC()
-	return &e, nil
 }
