@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventogo/evento"
 	"github.com/oklog/ulid/v2"
@@ -33,6 +34,17 @@ func TestCommitValidate(t *testing.T) {
 		"bad utf8 id":      func(c *evento.Commit) { c.AggregateID = "\xff" },
 		"negative version": func(c *evento.Commit) { c.ExpectedVersion = -1 },
 		"nil event":        func(c *evento.Commit) { c.Events[1] = nil },
+		"year 10000":       func(c *evento.Commit) { c.Events[1].Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year 294250":      func(c *evento.Commit) { c.Events[1].Timestamp = time.Date(294250, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"before year 1":    func(c *evento.Commit) { c.Events[0].Timestamp = time.Date(0, 12, 31, 23, 59, 59, 0, time.UTC) },
+	}
+	for _, ts := range []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("east", 3600)).Add(time.Hour), time.Now()} {
+		c := commitOf(3)
+		c.Events[0].Timestamp = ts
+		if err := c.Validate(); err != nil {
+			t.Errorf("timestamp %s: %v", ts, err)
+		}
 	}
 	for name, mutate := range cases {
 		c := commitOf(3)

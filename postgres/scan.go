@@ -68,9 +68,9 @@ func decodable(fields []pgconn.FieldDescription) bool {
 	return true
 }
 
-// postgresEpoch is 2000-01-01 00:00:00 UTC in unix microseconds: binary
-// timestamps count from it.
-const postgresEpoch = 946_684_800_000_000
+// postgresEpoch is 2000-01-01 00:00:00 UTC in unix seconds: binary
+// timestamps count microseconds from it.
+const postgresEpoch = 946_684_800
 
 // decode decodes one row's raw values (see decodable).
 func (d *rowDecoder) decode(raw [][]byte) (*evento.Event, error) {
@@ -106,7 +106,10 @@ func (d *rowDecoder) decode(raw [][]byte) (*evento.Event, error) {
 		e.Data = make([]byte, len(raw[8]))
 		copy(e.Data, raw[8])
 	}
-	e.Timestamp = time.UnixMicro(int64(ts) + postgresEpoch).UTC()
+	// Seconds and microseconds apart: the sum in microseconds overflows
+	// for the last years timestamptz holds.
+	us := int64(ts)
+	e.Timestamp = time.Unix(postgresEpoch+us/1e6, us%1e6*1e3).UTC()
 	if err := e.Metadata.UnmarshalBinary(raw[9]); err != nil {
 		return nil, fmt.Errorf("event %s at position %s: %w", e.ID, e.Position, err)
 	}

@@ -13,8 +13,8 @@ import (
 
 // scanTestRows selects rows of eventColumns' types from literal values:
 // NULL and empty payloads, with and without a routing key and metadata,
-// timestamps before and after 2000, values that repeat from row to row
-// and then change.
+// timestamps before and after 2000 and at both ends of timestamptz's
+// range, values that repeat from row to row and then change.
 func scanTestRows(t *testing.T) (string, []any) {
 	t.Helper()
 	plain, err := evento.Metadata{ID: "01J0", RequestedBy: "ada", CorrelationID: "c-1"}.MarshalBinary()
@@ -30,7 +30,9 @@ func scanTestRows(t *testing.T) (string, []any) {
 		('1', 2, '0190e4b2-7d3a-7c4e-9a2b-000000000002', 'bank/Account', 'a-1', 2, 'Deposited', 'eu', NULL, NULL, '1999-12-31 23:59:59.999999+00'),
 		('1099511627776', 3, '0190e4b2-7d3a-7c4e-9a2b-000000000003', 'bank/Account', 'a-2', 1, 'Opened', NULL, ''::bytea, $2::bytea, '1970-01-01 00:00:00+00'),
 		('18446744073709551615', 9223372036854775807, '0190e4b2-7d3a-7c4e-9a2b-000000000004', 'ledger/Entry', 'é 2', 9223372036854775807, 'Deposited', 'us', '\x00ff'::bytea, ''::bytea, '2300-01-01 00:00:00.000001+00'),
-		('1', 5, '0190e4b2-7d3a-7c4e-9a2b-000000000005', 'bank/Account', 'a-1', 3, 'Opened', 'eu', '\x01'::bytea, $1::bytea, '2026-11-28 12:00:00+00')
+		('1', 5, '0190e4b2-7d3a-7c4e-9a2b-000000000005', 'bank/Account', 'a-1', 3, 'Opened', 'eu', '\x01'::bytea, $1::bytea, '2026-11-28 12:00:00+00'),
+		('2', 6, '0190e4b2-7d3a-7c4e-9a2b-000000000006', 'bank/Account', 'a-1', 4, 'Opened', 'eu', NULL, NULL, '294276-12-31 23:59:59.999999+00'),
+		('2', 7, '0190e4b2-7d3a-7c4e-9a2b-000000000007', 'bank/Account', 'a-1', 5, 'Opened', 'eu', NULL, NULL, '4713-01-01 00:00:00+00 BC')
 	) AS r (tx, seq, id, typ, agg, v, name, key, data, md, ts) ORDER BY seq`
 	return query, []any{plain, general}
 }
@@ -81,8 +83,8 @@ func TestRowDecoderMatchesScan(t *testing.T) {
 			}
 			decoded, got := read(true)
 			_, want := read(false)
-			if len(want) != 5 {
-				t.Fatalf("scanned %d rows, want 5", len(want))
+			if len(want) != 7 {
+				t.Fatalf("scanned %d rows, want 7", len(want))
 			}
 			if binary := mode != pgx.QueryExecModeSimpleProtocol && mode != pgx.QueryExecModeExec; decoded != binary {
 				t.Errorf("decoded in binary: %v, want %v", decoded, binary)
