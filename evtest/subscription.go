@@ -22,6 +22,7 @@ var subscriptionScenarios = []scenario{
 	{"OnAllAndSkip", testSubscriptionOnAllAndSkip},
 	{"AcrossExecutors", testSubscriptionAcrossExecutors},
 	{"UnkeyedCursorPassesKeyedEvents", testSubscriptionUnkeyedCursor},
+	{"FilteredCursorPassesOtherEvents", testSubscriptionFilteredCursor},
 }
 
 // subscriptionLog appends counters and notes with routing keys eu, us and
@@ -81,29 +82,64 @@ func testSubscriptionRoutingKey(t *testing.T, h *harness) {
 // executor that is not an evento.MonotonicReader (an Rw, a Group) keeps the
 // cursor of the last event handled.
 func testSubscriptionUnkeyedCursor(t *testing.T, h *harness) {
-	t.Run("Sequential", func(t *testing.T) { unkeyedCursor(t, h, 1) })
-	t.Run("Parallel", func(t *testing.T) { unkeyedCursor(t, h, 3) })
+	c := cursorCase{
+		key: evento.NoRoutingKey(),
+		handled: func(st *evento.Store, id string, by int) *evento.Builder {
+			return st.CreateWithID(id).Event(incremented{By: by})
+		},
+		other: func(st *evento.Store) *evento.Builder { return st.Create().RoutingKey("eu").Event(incremented{By: 1}) },
+		query: evento.Query{RoutingKey: evento.NoRoutingKey()},
+	}
+	t.Run("Sequential", func(t *testing.T) { passingCursor(t, h, 1, c) })
+	t.Run("Parallel", func(t *testing.T) { passingCursor(t, h, 3, c) })
 }
 
-// unkeyedCursor is testSubscriptionUnkeyedCursor with a subscription that
-// runs partitions handlers at a time.
-func unkeyedCursor(t *testing.T, h *harness, partitions int) {
+// testSubscriptionFilteredCursor is testSubscriptionUnkeyedCursor for a
+// subscription of one event type, over the events of another type.
+func testSubscriptionFilteredCursor(t *testing.T, h *harness) {
+	c := cursorCase{
+		handled: func(st *evento.Store, id string, by int) *evento.Builder {
+			return st.CreateWithID(id).Event(incremented{By: by})
+		},
+		other: func(st *evento.Store) *evento.Builder { return st.Create().Event(noteWritten{Text: "other"}) },
+		query: evento.Query{Filters: []evento.Filter{{AggregateType: counterType, Name: incremented{}.EventName()}}},
+	}
+	t.Run("Sequential", func(t *testing.T) { passingCursor(t, h, 1, c) })
+	t.Run("Parallel", func(t *testing.T) { passingCursor(t, h, 3, c) })
+}
+
+// cursorCase is a subscription of incremented events for passingCursor:
+// its routing key, the commits of the events it handles and of those it
+// does not, and the query of the events it handles.
+type cursorCase struct {
+	key     evento.RoutingKey
+	handled func(st *evento.Store, id string, by int) *evento.Builder
+	other   func(st *evento.Store) *evento.Builder
+	query   evento.Query
+}
+
+// passingCursor runs the scenario of testSubscriptionUnkeyedCursor for c
+// with a subscription that runs partitions handlers at a time.
+func passingCursor(t *testing.T, h *harness, partitions int, c cursorCase) {
 	ctx := t.Context()
 	st, exec := h.open(t)
 	m, monotonic := exec.(evento.MonotonicReader)
 	monotonic = monotonic && m.MonotonicReads()
 	var rec recorder
 	newSub := func() *evento.Subscription {
-		sub := evento.NewSubscription("unkeyed", rec.handlers()...).RoutingKey(evento.NoRoutingKey())
+		sub := evento.NewSubscription("passing", evento.On(func(_ context.Context, ev evento.Typed[incremented]) error {
+			rec.add(ev.Event)
+			return nil
+		})).RoutingKey(c.key)
 		if partitions > 1 {
 			sub.Parallel(partitions, nil)
 		}
 		return sub
 	}
-	keyed := func(n int) {
+	others := func(n int) {
 		t.Helper()
 		for range n {
-			must(st.Create().RoutingKey("eu").Event(incremented{By: 1}).Commit(ctx))(t)
+			must(c.other(st).Commit(ctx))(t)
 		}
 	}
 	checkCursor := func(what string, handled *evento.Event) {
@@ -113,31 +149,31 @@ func unkeyedCursor(t *testing.T, h *harness, partitions int) {
 			full := readAll(t, st, evento.Query{})
 			want = cursorOf(t, full[len(full)-1])
 		}
-		if got := must(exec.SubscriptionStatus(ctx, "unkeyed"))(t).Cursor; got != want {
+		if got := must(exec.SubscriptionStatus(ctx, "passing"))(t).Cursor; got != want {
 			t.Errorf("%s: stored cursor %q, want %q", what, got, want)
 		}
 	}
 
-	must(st.CreateWithID("unkeyed-1").Event(incremented{By: 1}).Commit(ctx))(t)
-	keyed(12)
+	must(c.handled(st, "handled-1", 1).Commit(ctx))(t)
+	others(12)
 	noErr(t, newSub().Execute(ctx, st))
-	unkeyed := readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
-	sameEvents(t, "first Execute", rec.all(), unkeyed)
-	checkCursor("after the first Execute", unkeyed[0])
+	handled := readAll(t, st, c.query)
+	sameEvents(t, "first Execute", rec.all(), handled)
+	checkCursor("after the first Execute", handled[0])
 
-	keyed(5)
+	others(5)
 	noErr(t, newSub().Execute(ctx, st))
 	if rec.len() != 1 {
-		t.Errorf("Execute over keyed events only handled %d events in all, want 1", rec.len())
+		t.Errorf("Execute over other events only handled %d events in all, want 1", rec.len())
 	}
-	checkCursor("after keyed events only", unkeyed[0])
+	checkCursor("after other events only", handled[0])
 
-	must(st.CreateWithID("unkeyed-2").Event(incremented{By: 2}).Commit(ctx))(t)
-	keyed(3)
+	must(c.handled(st, "handled-2", 2).Commit(ctx))(t)
+	others(3)
 	noErr(t, newSub().Execute(ctx, st))
-	unkeyed = readAll(t, st, evento.Query{RoutingKey: evento.NoRoutingKey()})
-	sameEvents(t, "after a new unkeyed event", rec.all(), unkeyed)
-	checkCursor("after a new unkeyed event", unkeyed[1])
+	handled = readAll(t, st, c.query)
+	sameEvents(t, "after a new handled event", rec.all(), handled)
+	checkCursor("after a new handled event", handled[1])
 }
 
 // testSubscriptionSeveralAggregates checks that a subscription sees the
