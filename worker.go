@@ -32,7 +32,8 @@ type run struct {
 	// last acknowledged (see skipTo).
 	skipStored time.Time
 	// headRead is when head last read the end of the log for a
-	// subscription of filters or of a routing key (see head).
+	// subscription other than one of the events without a routing key
+	// (see head).
 	headRead time.Time
 }
 

@@ -18,7 +18,10 @@ import (
 // runs a scan plan per column, and it shares the strings that repeat from
 // row to row (aggregate types and event names of a page, the aggregate id
 // and routing key of consecutive events of one aggregate) instead of
-// allocating each again. The events are the same as scanEvent's.
+// allocating each again. The events are the same as scanEvent's. It does
+// not consult the pool's type map: codecs a caller registered for these
+// types (on a pool passed to New) play no part in reading the store's own
+// columns.
 type rowDecoder struct {
 	// types and names hold the aggregate types and event names met so
 	// far, up to maxShared of them.
