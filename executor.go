@@ -68,18 +68,21 @@ type LeaseStore interface {
 
 // MonotonicReader is implemented by executors whose reads never see less
 // of the log than an earlier read did: once a read has returned an event,
-// every later read sees every event up to its position. One database
-// behind the executor gives that; several replicas behind one address,
-// each with its own delay, do not.
+// every later read sees every event up to its position. The stores of
+// this module give that on their one database (MySQL by bounding each
+// read with its committed counter, PostgreSQL with its visibility
+// horizon); several replicas behind one address, each with its own
+// delay, do not.
 //
 // A subscription worker on such an executor reads the log's last event
 // before a drain and, once the drain has read every event after its
 // cursor, moves the cursor there, past the events it does not handle, so
 // that its next poll does not read them again (see Subscription.RoutingKey
 // and AckInterval). On any other executor, Rw and Group included, the
-// cursor stays on the last event handled. The stores of this module
-// implement it; a wrapper of one should say so only when it sends every
-// read to that store.
+// cursor stays on the last event handled. A type that embeds one of this
+// module's stores inherits its MonotonicReads: if it sends reads anywhere
+// else (a replica), it must declare its own that returns false, or its
+// subscriptions may skip events the replica has not shown yet.
 type MonotonicReader interface {
 	// MonotonicReads reports whether the executor's reads are monotonic.
 	MonotonicReads() bool

@@ -19,8 +19,8 @@ import (
 // store when that matters. The read store may be several replicas behind
 // one address, each with its own delay; so that it misses nothing there, a
 // subscription keeps its cursor on the last event it handled under an Rw,
-// where on a single store it moves the cursor past the events it read and
-// did not handle (see MonotonicReader).
+// where on a single store it moves the cursor past the events it does not
+// handle (see MonotonicReader).
 type Rw struct {
 	read  EventStore
 	write Executor

@@ -18,9 +18,10 @@ const (
 )
 
 // The range of event timestamps every executor stores as given: years 1
-// to 9999 (stores keep microseconds since 1970 in 64 bits, or PostgreSQL's
-// timestamptz, and would wrap or refuse times far outside it). The zero
-// time, which asks for the time of the append, is its first instant.
+// to 9999 in UTC (stores keep microseconds since 1970 in 64 bits, or
+// PostgreSQL's timestamptz, and would wrap or refuse times far outside it).
+// The zero time, which asks for the time of the append, is its first
+// instant.
 var (
 	minTimestamp = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
 	maxTimestamp = time.Date(9999, time.December, 31, 23, 59, 59, 999_999_999, time.UTC)
@@ -40,7 +41,8 @@ func checkName(what, s string) error {
 
 // Validate reports a commit that no executor may store: no events, bad
 // names, events of another aggregate, versions that do not follow
-// ExpectedVersion, missing ids, or timestamps outside years 1 to 9999.
+// ExpectedVersion, missing ids, or timestamps outside years 1 to 9999
+// (UTC).
 // Executors call it before writing.
 func (c *Commit) Validate() error {
 	if len(c.Events) == 0 {
@@ -82,7 +84,7 @@ func (c *Commit) Validate() error {
 			return fmt.Errorf("%w: event %d has no id", ErrInvalidArgument, i)
 		}
 		if e.Timestamp.Before(minTimestamp) || e.Timestamp.After(maxTimestamp) {
-			return fmt.Errorf("%w: event %d has timestamp %s, outside years 1 to 9999", ErrInvalidArgument, i, e.Timestamp)
+			return fmt.Errorf("%w: event %d has timestamp %s, outside years 1 to 9999 UTC", ErrInvalidArgument, i, e.Timestamp)
 		}
 		if seen[e.ID] {
 			return fmt.Errorf("%w: event id %s appears twice in one commit", ErrInvalidArgument, e.ID)
