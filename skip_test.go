@@ -145,33 +145,6 @@ func TestHeadReadAtMostOncePerAckInterval(t *testing.T) {
 	}
 }
 
-// staleEveryOther serves every other read from a replica that has the log
-// up to position staleAt only, as a reader endpoint in front of replicas
-// with different delays does.
-type staleEveryOther struct {
-	evento.EventStore
-	n       atomic.Int64
-	staleAt uint64
-}
-
-func (r *staleEveryOther) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
-	page, err := r.EventStore.Read(ctx, q)
-	if err != nil || r.n.Add(1)%2 == 1 {
-		return page, err
-	}
-	var kept []cursor.Edge[*evento.Event]
-	for _, e := range page.Edges {
-		if e.Node.Position.Seq <= r.staleAt {
-			kept = append(kept, e)
-		}
-	}
-	if len(kept) < len(page.Edges) {
-		page.PageInfo.HasNextPage = false
-	}
-	page.Edges = kept
-	return page, nil
-}
-
 // wrapped hides what its executor implements beyond Executor, as an
 // application's tracing or metrics wrapper may.
 type wrapped struct{ evento.Executor }
@@ -188,7 +161,10 @@ func TestNoSkipWithoutMonotonicReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rw := evento.New(wrapped{evento.NewRw(&staleEveryOther{EventStore: exec, staleAt: 1}, exec)})
+	var behind atomic.Uint64
+	behind.Store(1) // a replica that has replayed position 1 only
+	replicas := &replicaPool{EventStore: exec, replicas: []evento.EventStore{exec, lagging{exec, &behind}}}
+	rw := evento.New(wrapped{evento.NewRw(replicas, exec)})
 	var handled atomic.Int64
 	sub := evento.NewSubscription("deposits", evento.On(func(context.Context, evento.Typed[MoneyDeposited]) error {
 		handled.Add(1)
