@@ -70,9 +70,9 @@ func (x *Executor) CountAfter(ctx context.Context, after cursor.Value) (int64, e
 	if p.Tx != 0 || p.Seq > 1<<63-1 {
 		return 0, fmt.Errorf("%w: position %s is not a position of this store", cursor.ErrInvalid, p)
 	}
-	var horizon int64
-	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&horizon); err != nil {
-		return 0, fmt.Errorf("evento: count events: read the position counter: %w", contextCause(ctx, err))
+	horizon, err := x.readHorizon(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("evento: count events: read the position counter: %w", err)
 	}
 	var n int64
 	if err := x.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+x.tables.events+

@@ -51,7 +51,9 @@
 // locks so that group commit still batches fsyncs. With the binary log
 // enabled, locks are held until the binlog is written, and a sync_binlog=1
 // fsync then sits inside the serialised section. Reads cost one more round
-// trip, for the counter.
+// trip, for the counter, except a forward read more than a page behind
+// the last counter value the executor read, which is bounded by that value
+// first (see [Executor.Read]).
 //
 // Appends of one executor that arrive while another holds the counter are
 // grouped (group commit, see [Executor.Append]): one transaction moves the

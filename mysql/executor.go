@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
@@ -30,6 +31,9 @@ type Executor struct {
 	// queue holds the appends waiting for the write turn (see Append).
 	queue groupcommit.Queue
 	turns chan struct{}
+	// horizon is the highest value of the position counter that this
+	// executor has read (0 before the first read): see read.
+	horizon atomic.Int64
 }
 
 var (
@@ -208,22 +212,86 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 // transaction up to the counter value the first statement saw had
 // finished committing before that statement ended, so the second
 // statement, which starts later, sees all of them: a prefix of the log.
+// A forward read more than a page behind the last counter value the
+// executor read runs against that value first, and reads the counter only
+// when that page is not full. This assumes the counter never moves back,
+// which only a hand edit of the database makes it do.
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	return x.read(ctx, x.db, q)
 }
 
 // read is Read, with the page read through db.
+//
+// A counter value read earlier stays a valid bound: every append up to it
+// had finished committing before that read ended, so before this page's
+// statement starts. A bound that is not the latest only makes the page
+// stop short of the newest events, and a forward page that comes back
+// full (it has a next page) is then exactly the page the latest bound
+// would give: every event after the old bound sorts after it. So a forward
+// read far enough behind the last counter value read (more than a page
+// of positions) first runs against that value, and reads the counter only
+// when the page is not full; the page is then read again when the counter
+// has moved. A catch-up or a walk through the log reads the counter once
+// per that many positions instead of once per page; a read of few events
+// (a sparse filter) that far behind pays the page statement twice.
 func (x *Executor) read(ctx context.Context, db sqlstore.Querier, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	var horizon int64
-	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&horizon); err != nil {
-		return nil, fmt.Errorf("evento: read events: read the position counter: %w", contextCause(ctx, err))
+	var short *cursor.Page[*evento.Event]
+	known := x.horizon.Load()
+	if x.behind(&q, known) {
+		page, err := x.events.ReadUpTo(ctx, db, &q, known)
+		if err != nil {
+			return nil, contextCause(ctx, err)
+		}
+		if page.PageInfo.HasNextPage {
+			return page, nil
+		}
+		short = page
+	}
+	horizon, err := x.readHorizon(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evento: read events: read the position counter: %w", err)
+	}
+	if short != nil && horizon == known {
+		return short, nil
 	}
 	page, err := x.events.ReadUpTo(ctx, db, &q, horizon)
 	if err != nil {
 		return nil, contextCause(ctx, err)
 	}
 	return page, nil
+}
+
+// behind reports whether q is a forward read that starts more than a page
+// of positions before known, a counter value read earlier (see read).
+func (x *Executor) behind(q *evento.Query, known int64) bool {
+	if known <= 0 || q.Args.IsBackward() {
+		return false
+	}
+	var after uint64
+	if q.Args.After != "" {
+		p, err := cursor.Decode(q.Args.After)
+		if err != nil {
+			return false // the read reports it
+		}
+		after = p.Seq
+	}
+	return after < uint64(known) && uint64(known)-after > uint64(q.Args.Limit())
+}
+
+// readHorizon reads the position counter: every position up to the value
+// it returns is visible to any statement that starts after it returns.
+func (x *Executor) readHorizon(ctx context.Context) (int64, error) {
+	var h int64
+	if err := x.db.QueryRowContext(ctx, x.stmt.horizon).Scan(&h); err != nil {
+		return 0, contextCause(ctx, err)
+	}
+	for {
+		known := x.horizon.Load()
+		if h <= known || x.horizon.CompareAndSwap(known, h) {
+			return h, nil
+		}
+	}
 }

@@ -99,3 +99,6 @@ func (x *Executor) QueuedAppends() int { return x.queue.Len() }
 func (x *Executor) ReadStatement(q evento.Query, upTo int64) (string, []any, error) {
 	return x.events.StatementUpTo(&q, upTo)
 }
+
+// KnownHorizon is the highest counter value the executor has read.
+func (x *Executor) KnownHorizon() int64 { return x.horizon.Load() }

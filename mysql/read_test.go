@@ -126,3 +126,64 @@ func planTables(node any, out []map[string]any) []map[string]any {
 	}
 	return out
 }
+
+// A forward read far behind the last counter value the executor read is
+// bounded by that value while its page comes back full, and reads the
+// counter as soon as a page is not: the events appended through another
+// executor since then are returned, and the page is read again only when
+// the counter has moved.
+func TestReadBehindBoundedByKnownHorizon(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshDatabase(t)
+	x, other := openDSN(t, dsn), openDSN(t, dsn)
+	mustAppend(t, x, newCommit("A", "a", 0, 30))
+	if _, err := x.Read(ctx, evento.Query{Args: cursor.Backward(1, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.KnownHorizon(); got != 30 {
+		t.Fatalf("known horizon %d after a read of a log of 30 events, want 30", got)
+	}
+	mustAppend(t, other, newCommit("A", "b", 0, 5)) // positions 31..35, unknown to x
+
+	page, queries, err := x.ReadRecorded(ctx, evento.Query{Args: cursor.Forward(10, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(page.Nodes()); len(got) != 10 || got[0] != 1 || got[9] != 10 || !page.PageInfo.HasNextPage {
+		t.Fatalf("first page: positions %v, next page %v; want 1..10 and a next page", got, page.PageInfo.HasNextPage)
+	}
+	if len(queries) != 1 || x.KnownHorizon() != 30 {
+		t.Errorf("a full page 30 positions behind ran %d page statements and left the known horizon at %d; want 1 and 30 (no counter read)",
+			len(queries), x.KnownHorizon())
+	}
+
+	ofB := evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "b"}}, Args: cursor.Forward(3, "")}
+	page, queries, err = x.ReadRecorded(ctx, ofB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(page.Nodes()); !slices.Equal(got, []uint64{31, 32, 33}) || !page.PageInfo.HasNextPage {
+		t.Fatalf("events of b: positions %v, next page %v; want [31 32 33] and a next page", got, page.PageInfo.HasNextPage)
+	}
+	if len(queries) != 2 || x.KnownHorizon() != 35 {
+		t.Errorf("a page empty below the known horizon ran %d page statements and left it at %d; want 2 (before and after the counter moved) and 35",
+			len(queries), x.KnownHorizon())
+	}
+
+	ofC := evento.Query{Filters: []evento.Filter{{AggregateType: "A", AggregateID: "c"}}, Args: cursor.Forward(3, "")}
+	page, queries, err = x.ReadRecorded(ctx, ofC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Edges) != 0 || len(queries) != 1 {
+		t.Errorf("events of c before any: %d events in %d page statements; want none in 1 (the counter did not move)", len(page.Edges), len(queries))
+	}
+	mustAppend(t, other, newCommit("A", "c", 0, 1))
+	page, queries, err = x.ReadRecorded(ctx, ofC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(page.Nodes()); !slices.Equal(got, []uint64{36}) || len(queries) != 2 {
+		t.Errorf("events of c after one was appended elsewhere: positions %v in %d page statements; want [36] in 2", got, len(queries))
+	}
+}
