@@ -53,7 +53,8 @@
 // fsync then sits inside the serialised section. Reads cost one more round
 // trip, for the counter, except a forward read more than a page behind
 // the last counter value the executor read, which is bounded by that value
-// first (see [Executor.Read]).
+// first and reads the counter only when its page is not full (see
+// [Executor.Read]).
 //
 // Appends of one executor that arrive while another holds the counter are
 // grouped (group commit, see [Executor.Append]): one transaction moves the

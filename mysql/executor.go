@@ -193,8 +193,8 @@ func (x *Executor) Close() error {
 }
 
 // MonotonicReads reports true: a read of the log returns the events up to
-// the committed position it reads first, which never moves back, from the
-// one server the pool connects to.
+// a value of the position counter read before it (see Read), and the
+// counter never moves back on the one server the pool connects to.
 func (x *Executor) MonotonicReads() bool { return true }
 
 // Wake returns a channel that is closed after the next successful append
@@ -204,8 +204,9 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 // Read returns one page of the events that match q, in global order. A
 // malformed cursor fails with an error matching cursor.ErrInvalid.
 //
-// A read is two statements: the first reads the position counter, the
-// second the page, bounded to positions up to that value. MariaDB builds a
+// A read is two statements at most times: the first reads the position
+// counter, the second the page, bounded to positions up to that value.
+// MariaDB builds a
 // statement's read view without stopping commits, so a single SELECT can
 // see a transaction that committed while the view was being built and
 // miss one that committed just before it: position p+1 without p. Every
@@ -214,8 +215,11 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 // statement, which starts later, sees all of them: a prefix of the log.
 // A forward read more than a page behind the last counter value the
 // executor read runs against that value first, and reads the counter only
-// when that page is not full. This assumes the counter never moves back,
-// which only a hand edit of the database makes it do.
+// when that page is not full (then completing it with a third statement
+// when the counter has moved). This assumes that the counter never moves
+// back while the executor is open: restoring a backup in place, or
+// pointing the DSN at a server whose counter is behind, needs the
+// executors reopened.
 func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	return x.read(ctx, x.db, q)
 }
@@ -230,10 +234,12 @@ func (x *Executor) Read(ctx context.Context, q evento.Query) (*cursor.Page[*even
 // would give: every event after the old bound sorts after it. So a forward
 // read far enough behind the last counter value read (more than a page
 // of positions) first runs against that value, and reads the counter only
-// when the page is not full; the page is then read again when the counter
-// has moved. A catch-up or a walk through the log reads the counter once
-// per that many positions instead of once per page; a read of few events
-// (a sparse filter) that far behind pays the page statement twice.
+// when the page is not full; when the counter has moved, the page is then
+// completed with the events after the old value up to the new one. A
+// catch-up or a walk through the log reads the counter once per that many
+// positions instead of once per page; a read that finds fewer events than
+// its page holds that far behind (a sparse filter) costs a third
+// statement, which reads only the positions the first did not.
 func (x *Executor) read(ctx context.Context, db sqlstore.Querier, q evento.Query) (*cursor.Page[*evento.Event], error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -254,14 +260,40 @@ func (x *Executor) read(ctx context.Context, db sqlstore.Querier, q evento.Query
 	if err != nil {
 		return nil, fmt.Errorf("evento: read events: read the position counter: %w", err)
 	}
-	if short != nil && horizon == known {
+	switch {
+	case short != nil && horizon == known:
 		return short, nil
+	case short != nil && horizon > known:
+		return x.complete(ctx, db, q, short, known, horizon)
 	}
 	page, err := x.events.ReadUpTo(ctx, db, &q, horizon)
 	if err != nil {
 		return nil, contextCause(ctx, err)
 	}
 	return page, nil
+}
+
+// complete returns short, the page of q read up to position known that was
+// not full, with the events of q after known up to horizon added: the page
+// read up to horizon, without reading the positions up to known again.
+func (x *Executor) complete(ctx context.Context, db sqlstore.Querier, q evento.Query, short *cursor.Page[*evento.Event], known, horizon int64) (*cursor.Page[*evento.Event], error) {
+	room := q.Args.Limit() - len(short.Edges)
+	rest := q
+	rest.Args = cursor.Forward(max(room, 1), cursor.Encode(cursor.Position{Seq: uint64(known)}))
+	more, err := x.events.ReadUpTo(ctx, db, &rest, horizon)
+	if err != nil {
+		return nil, contextCause(ctx, err)
+	}
+	if room == 0 {
+		short.PageInfo.HasNextPage = len(more.Edges) > 0
+		return short, nil
+	}
+	short.Edges = append(short.Edges, more.Edges...)
+	short.PageInfo.HasNextPage = more.PageInfo.HasNextPage
+	if n := len(short.Edges); n > 0 {
+		short.PageInfo.StartCursor, short.PageInfo.EndCursor = short.Edges[0].Cursor, short.Edges[n-1].Cursor
+	}
+	return short, nil
 }
 
 // behind reports whether q is a forward read that starts more than a page

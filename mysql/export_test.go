@@ -39,14 +39,24 @@ func (x *Executor) ReadRecorded(ctx context.Context, q evento.Query) (*cursor.Pa
 	return page, r.queries, err
 }
 
-// recorder runs queries on db and keeps their text.
+// ReadArgsRecorded reads q as Read does and returns the arguments of each
+// page statement it ran.
+func (x *Executor) ReadArgsRecorded(ctx context.Context, q evento.Query) (*cursor.Page[*evento.Event], [][]any, error) {
+	r := &recorder{db: x.db}
+	page, err := x.read(ctx, r, q)
+	return page, r.args, err
+}
+
+// recorder runs queries on db and keeps their text and arguments.
 type recorder struct {
 	db      *sql.DB
 	queries []string
+	args    [][]any
 }
 
 func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	r.queries = append(r.queries, query)
+	r.args = append(r.args, args)
 	return r.db.QueryContext(ctx, query, args...)
 }
 

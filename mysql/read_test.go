@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -185,5 +186,121 @@ func TestReadBehindBoundedByKnownHorizon(t *testing.T) {
 	}
 	if got := positions(page.Nodes()); !slices.Equal(got, []uint64{36}) || len(queries) != 2 {
 		t.Errorf("events of c after one was appended elsewhere: positions %v in %d page statements; want [36] in 2", got, len(queries))
+	}
+}
+
+// A page not full below the known horizon is completed, once the counter
+// has moved, with the events after that horizon only: it reports a next
+// page when there is one, and keeps the events it found before the newer
+// ones.
+func TestReadBehindCompletesShortPage(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshDatabase(t)
+	x, other := openDSN(t, dsn), openDSN(t, dsn)
+	for i := range 10 {
+		mustAppend(t, x, newCommit("A", fmt.Sprint("a", i), 0, 1)) // 1..10
+	}
+	mustAppend(t, x, newCommit("X", "x", 0, 30)) // 11..40
+	if _, err := x.Read(ctx, evento.Query{Args: cursor.Backward(1, "")}); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, other, newCommit("A", "late", 0, 1)) // 41, unknown to x
+	ofA := []evento.Filter{{AggregateType: "A"}}
+
+	// Exactly a page of A below 40, and one more after it.
+	page, err := x.Read(ctx, evento.Query{Filters: ofA, Args: cursor.Forward(10, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(page.Nodes()); len(got) != 10 || got[9] != 10 || !page.PageInfo.HasNextPage {
+		t.Errorf("10 events of A: positions %v, next page %v; want 1..10 and a next page (41)", got, page.PageInfo.HasNextPage)
+	}
+	if x.KnownHorizon() != 41 {
+		t.Errorf("known horizon %d, want 41", x.KnownHorizon())
+	}
+	mustAppend(t, other, newCommit("A", "later", 0, 1)) // 42
+	page, args, err := x.ReadArgsRecorded(ctx, evento.Query{Filters: ofA, Args: cursor.Forward(20, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 41, 42}
+	if got := positions(page.Nodes()); !slices.Equal(got, want) || page.PageInfo.HasNextPage {
+		t.Errorf("20 events of A: positions %v, next page %v; want %v and none", got, page.PageInfo.HasNextPage, want)
+	}
+	if n := len(page.Edges); n > 0 && (page.PageInfo.StartCursor != page.Edges[0].Cursor || page.PageInfo.EndCursor != page.Edges[n-1].Cursor) {
+		t.Errorf("page cursors %+v do not match its edges", page.PageInfo)
+	}
+	// The second statement reads after the known horizon, 41, not from the
+	// start again.
+	if len(args) != 2 || !slices.Contains(args[1], any(int64(41))) {
+		t.Errorf("page statements ran with arguments %v; want two, the second after position 41", args)
+	}
+}
+
+// Reads by one executor while another appends, checked against the log
+// they should see: every forward read is exactly the first page of the
+// matching events after its cursor, whatever the executor's known horizon
+// (left behind by the other's appends, refreshed now and then by a
+// backward read).
+func TestReadBehindMatchesLog(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshDatabase(t)
+	x, other := openDSN(t, dsn), openDSN(t, dsn)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	types, keys := []string{"A", "B", "C"}, []string{"", "k1", "k2"}
+	shapes := [][]evento.Filter{
+		nil,
+		{{AggregateType: "A"}},
+		{{AggregateType: "B", Name: "Event1"}},
+		{{AggregateType: "A"}, {AggregateType: "C"}},
+		{{AggregateType: "C", AggregateID: "c-3"}},
+		{{AggregateType: "B"}, {AggregateType: "A", AggregateID: "a-1"}},
+	}
+	routing := []evento.RoutingKey{evento.AnyRoutingKey(), evento.NoRoutingKey(), evento.RoutingKeyOf("k1")}
+	var log []*evento.Event
+	versions := map[string]int64{}
+	for i := range 300 {
+		for range rnd.IntN(12) {
+			typ := types[rnd.IntN(len(types))]
+			id := fmt.Sprintf("%s-%d", strings.ToLower(typ), rnd.IntN(5))
+			c := newCommit(typ, id, versions[typ+id], 1+rnd.IntN(3))
+			if versions[typ+id] == 0 {
+				c.RoutingKey = keys[rnd.IntN(len(keys))]
+			}
+			mustAppend(t, other, c)
+			versions[typ+id] += int64(len(c.Events))
+			log = append(log, c.Events...)
+		}
+		if i%17 == 0 {
+			if _, err := x.Read(ctx, evento.Query{Args: cursor.Backward(1, "")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q := evento.Query{Filters: shapes[rnd.IntN(len(shapes))], RoutingKey: routing[rnd.IntN(len(routing))]}
+		var after uint64
+		if len(log) > 0 && rnd.IntN(4) > 0 {
+			after = log[rnd.IntN(len(log))].Position.Seq
+		}
+		limit := 1 + rnd.IntN(20)
+		q.Args = cursor.Forward(limit, "")
+		if after > 0 {
+			q.Args.After = cursor.Encode(cursor.Position{Seq: after})
+		}
+		var want []uint64
+		for _, e := range log {
+			if e.Position.Seq > after && q.Match(e) {
+				want = append(want, e.Position.Seq)
+			}
+		}
+		more := len(want) > limit
+		want = want[:min(len(want), limit)]
+		page, err := x.Read(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := positions(page.Nodes()); !slices.Equal(got, want) || page.PageInfo.HasNextPage != more {
+			t.Fatalf("read %d (%+v after %d, limit %d, known horizon %d): positions %v, next page %v; want %v, %v",
+				i, q.Filters, after, limit, x.KnownHorizon(), got, page.PageInfo.HasNextPage, want, more)
+		}
 	}
 }
