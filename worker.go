@@ -423,7 +423,13 @@ func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error
 	if !errors.As(err, &he) {
 		return err
 	}
-	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(err.Error(), MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
+	// The record names the event; its message is the handler's own, so
+	// that a listing shows the cause rather than the event again.
+	msg := err.Error()
+	if he.Err != nil {
+		msg = he.Err.Error()
+	}
+	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(msg, MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
 	p.failed = rec
 	switch r.sub.onFailure {
 	case failAccept:

@@ -582,6 +582,50 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("follow table: %q", rows)
 		}
 	})
+
+	t.Run("parked events", func(t *testing.T) {
+		parking := evento.NewSubscription("parking",
+			evento.On(func(_ context.Context, ev evento.Typed[bank.MoneyDeposited]) error {
+				return errors.New("ledger unavailable")
+			}),
+			evento.On(func(_ context.Context, ev evento.Typed[bank.MoneyWithdrawn]) error {
+				return errors.New("ledger\tunavailable: " + strings.Repeat("x", 100))
+			})).Park()
+		if err := parking.Execute(ctx, f.store); err != nil {
+			t.Fatal(err)
+		}
+		rows := runEvento(t, bin, "subscriptions", "parked", "parking", store).want(t, exitOK).tableRows()
+		if got := strings.Join(rows[0], "|"); got != "EVENT|AGGREGATE|VERSION|NAME|PARKED|ERROR" {
+			t.Errorf("header %q", got)
+		}
+		if len(rows) != 3 || rows[1][1] != bank.AccountType+"/"+f.account || rows[1][2] != "2" || rows[1][3] != "MoneyDeposited" ||
+			rows[1][5] != "ledger unavailable" || rows[2][3] != "MoneyWithdrawn" ||
+			!strings.HasPrefix(rows[2][5], "ledger unavailable: xxx") || !strings.HasSuffix(rows[2][5], "…") || len([]rune(rows[2][5])) != 80 {
+			t.Errorf("parked table %q", rows)
+		}
+		var parked []parkedView
+		runEvento(t, bin, "subscriptions", "parked", "parking", "--limit", "1", store, "-o", "json").want(t, exitOK).json(t, &parked)
+		if len(parked) != 1 || parked[0].Name != "MoneyDeposited" || parked[0].Version != 2 || parked[0].AggregateID != f.account ||
+			parked[0].Error != "ledger unavailable" || parked[0].ParkedAt.IsZero() {
+			t.Errorf("parked JSON %+v", parked)
+		}
+		// The last error of the subscription is the last event it parked.
+		var one []subscriptionView
+		runEvento(t, bin, "subscriptions", "status", "parking", store, "-o", "json").want(t, exitOK).json(t, &one)
+		if len(one) != 1 || one[0].LastError == nil || one[0].LastError.Fatal || !strings.HasPrefix(one[0].LastError.Message, "ledger\tunavailable") {
+			t.Errorf("status JSON %+v", one)
+		}
+		rows = runEvento(t, bin, "subscriptions", "status", "parking", store).want(t, exitOK).tableRows()
+		if last := rows[1][len(rows[1])-1]; !strings.HasPrefix(last, "passed ") || !strings.Contains(last, "ledger") {
+			t.Errorf("LAST ERROR column %q", last)
+		}
+		r := runEvento(t, bin, "subscriptions", "parked", "deposits", store).want(t, exitOK)
+		if r.stdout != "" || !strings.Contains(r.stderr, "subscription deposits has no parked events") {
+			t.Errorf("no parked events: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+		runEvento(t, bin, "subscriptions", "parked", "parking", "--limit", "0", store).want(t, exitUsage)
+		runEvento(t, bin, "subscriptions", "parked", "parking", "--limit", "10001", store).want(t, exitUsage)
+	})
 }
 
 // The commands work on Pebble too, once the application has closed it.
@@ -632,6 +676,17 @@ func TestCommandLinePebble(t *testing.T) {
 		t.Errorf("migrate status:\n%s", r.stdout)
 	}
 	runEvento(t, bin, "events", "--store=pebble:"+filepath.Join(t.TempDir(), "missing")).want(t, exitNotFound)
+
+	// While another process has the directory open, the command says so.
+	held, err := pebble.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	r = runEvento(t, bin, "events", spec).want(t, exitRuntime)
+	if !strings.Contains(r.stderr, "one process at a time") {
+		t.Errorf("open of a directory held elsewhere:\n%s", r.stderr)
+	}
 }
 
 // readUntil reads r until a line contains s, or the time is up.
