@@ -206,12 +206,11 @@ func (x *Executor) Wake() <-chan struct{} { return x.wake.C() }
 //
 // A read is two statements at most times: the first reads the position
 // counter, the second the page, bounded to positions up to that value.
-// MariaDB builds a
-// statement's read view without stopping commits, so a single SELECT can
-// see a transaction that committed while the view was being built and
-// miss one that committed just before it: position p+1 without p. Every
-// transaction up to the counter value the first statement saw had
-// finished committing before that statement ended, so the second
+// MariaDB builds a statement's read view without stopping commits, so a
+// single SELECT can see a transaction that committed while the view was
+// being built and miss one that committed just before it: position p+1
+// without p. Every transaction up to the counter value the first statement
+// saw had finished committing before that statement ended, so the second
 // statement, which starts later, sees all of them: a prefix of the log.
 // A forward read more than a page behind the last counter value the
 // executor read runs against that value first, and reads the counter only
