@@ -19,7 +19,8 @@ type DeadLetter struct {
 	EventID string
 	// Event is the whole event, encoded by [Event.MarshalBinary].
 	Event []byte
-	// Error is the handler's last error.
+	// Error is the handler's last error, followed by the event's
+	// aggregate, name and version in parentheses.
 	Error string
 	// ParkedAt is when the event was parked; the executor sets it.
 	ParkedAt time.Time
@@ -168,7 +169,8 @@ func acknowledgeTx(ctx context.Context, exec Executor, l *Lease, ack Ack, fn fun
 type ParkedEvent struct {
 	// Event is the parked event.
 	*Event
-	// Error is the handler's last error when the event was parked.
+	// Error is the handler's last error when the event was parked,
+	// followed by the event's aggregate, name and version in parentheses.
 	Error string
 	// ParkedAt is when it was parked.
 	ParkedAt time.Time

@@ -254,7 +254,8 @@ type Ack struct {
 type SubscriptionError struct {
 	// EventID is the id of the event whose handler failed.
 	EventID string
-	// Message is the handler's error.
+	// Message is the handler's error, followed by the event's aggregate,
+	// name and version in parentheses.
 	Message string
 	// At is when the failure was recorded.
 	At time.Time

@@ -423,13 +423,7 @@ func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error
 	if !errors.As(err, &he) {
 		return err
 	}
-	// The record names the event; its message is the handler's own, so
-	// that a listing shows the cause rather than the event again.
-	msg := err.Error()
-	if he.Err != nil {
-		msg = he.Err.Error()
-	}
-	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(msg, MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
+	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(failureMessage(he), MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
 	p.failed = rec
 	switch r.sub.onFailure {
 	case failAccept:
@@ -447,6 +441,16 @@ func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error
 		return nil
 	}
 	return err
+}
+
+// failureMessage is what a subscription records of a handler failure: the
+// handler's error first, so that a listing cut to a few words shows the
+// cause, then the event's aggregate, name and version (the record holds its
+// id). fmt formats the error, as HandlerError.Error does, so that a nil
+// error or a panicking Error method is written out rather than raised.
+func failureMessage(he *HandlerError) string {
+	e := he.Event
+	return fmt.Sprintf("%v (%s/%s %s, version %d)", he.Err, e.AggregateType, e.AggregateID, e.Name, e.Version)
 }
 
 // MaxErrorLen bounds the handler error messages a subscription records.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func testFatalFailureRecorded(t *testing.T, h *harness) {
 	switch {
 	case le == nil:
 		t.Fatal("status after a fatal failure has no LastError")
-	case le.EventID != full[2].ID.String() || !le.Fatal || le.Message != "seq 3: "+errBoom.Error():
+	case le.EventID != full[2].ID.String() || !le.Fatal || !strings.HasPrefix(le.Message, "seq 3: "+errBoom.Error()+" ("+full[2].AggregateType+"/"):
 		t.Errorf("LastError = %+v, want the third event's id, fatal, and the handler's message", le)
 	case !le.At.Equal(status.UpdatedAt):
 		t.Errorf("LastError.At = %v, want the acknowledgement's time %v", le.At, status.UpdatedAt)
@@ -121,7 +122,7 @@ func testParkAndReplay(t *testing.T, h *harness) {
 		string(p.Data) != string(want.Data) || !p.Timestamp.Equal(want.Timestamp) || p.Position != want.Position {
 		t.Errorf("parked event = %+v, want %+v", p.Event, want)
 	}
-	if p.Error != "seq 3: "+errBoom.Error() || p.ParkedAt.IsZero() {
+	if p.Error != fmt.Sprintf("seq 3: %v (%s/%s %s, version %d)", errBoom, want.AggregateType, want.AggregateID, want.Name, want.Version) || p.ParkedAt.IsZero() {
 		t.Errorf("parked error %q at %v, want the handler's error and a time", p.Error, p.ParkedAt)
 	}
 	if letters := must(dls.DeadLetters(ctx, "other-key", 10))(t); len(letters) != 0 {

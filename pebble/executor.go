@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -62,6 +63,10 @@ func Open(dir string, opts ...Option) (*Executor, error) {
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebbledb.Open(dir, o)
 	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) {
+			// The directory's LOCK file is held (flock answers EAGAIN).
+			return nil, fmt.Errorf("evento: open pebble %s: another process has it open: %w", dir, err)
+		}
 		return nil, fmt.Errorf("evento: open pebble %s: %w", dir, err)
 	}
 	x, err := newExecutor(db, cfg)

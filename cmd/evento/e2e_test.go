@@ -599,14 +599,14 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("header %q", got)
 		}
 		if len(rows) != 3 || rows[1][1] != bank.AccountType+"/"+f.account || rows[1][2] != "2" || rows[1][3] != "MoneyDeposited" ||
-			rows[1][5] != "ledger unavailable" || rows[2][3] != "MoneyWithdrawn" ||
+			!strings.HasPrefix(rows[1][5], "ledger unavailable (bank/Account/") || rows[2][3] != "MoneyWithdrawn" ||
 			!strings.HasPrefix(rows[2][5], "ledger unavailable: xxx") || !strings.HasSuffix(rows[2][5], "…") || len([]rune(rows[2][5])) != 80 {
 			t.Errorf("parked table %q", rows)
 		}
 		var parked []parkedView
 		runEvento(t, bin, "subscriptions", "parked", "parking", "--limit", "1", store, "-o", "json").want(t, exitOK).json(t, &parked)
 		if len(parked) != 1 || parked[0].Name != "MoneyDeposited" || parked[0].Version != 2 || parked[0].AggregateID != f.account ||
-			parked[0].Error != "ledger unavailable" || parked[0].ParkedAt.IsZero() {
+			parked[0].Error != "ledger unavailable ("+bank.AccountType+"/"+f.account+" MoneyDeposited, version 2)" || parked[0].ParkedAt.IsZero() {
 			t.Errorf("parked JSON %+v", parked)
 		}
 		// The last error of the subscription is the last event it parked.
@@ -684,7 +684,7 @@ func TestCommandLinePebble(t *testing.T) {
 	}
 	defer held.Close()
 	r = runEvento(t, bin, "events", spec).want(t, exitRuntime)
-	if !strings.Contains(r.stderr, "one process at a time") {
+	if !strings.Contains(r.stderr, "another process has it open") || !strings.Contains(r.stderr, "one process at a time") {
 		t.Errorf("open of a directory held elsewhere:\n%s", r.stderr)
 	}
 }
