@@ -131,8 +131,8 @@ func planTables(node any, out []map[string]any) []map[string]any {
 // A forward read far behind the last counter value the executor read is
 // bounded by that value while its page comes back full, and reads the
 // counter as soon as a page is not: the events appended through another
-// executor since then are returned, and the page is read again only when
-// the counter has moved.
+// executor since then are returned, and the page is completed (a second
+// page statement) only when the counter has moved.
 func TestReadBehindBoundedByKnownHorizon(t *testing.T) {
 	ctx := context.Background()
 	dsn := freshDatabase(t)

@@ -114,3 +114,76 @@ func readSingleStatement(db *sql.DB, after uint64) ([]uint64, error) {
 	}
 	return out, rows.Err()
 }
+
+// Readers of two aggregates out of eight walk exactly their events in
+// global order while eight writers append through another executor: their
+// reads run behind the counter value their executor knows, and a short
+// page is completed once the counter has moved (see Read). Checked, once
+// the writers stop, against the whole log.
+func TestFilteredReadsBehindNeverSkip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("visibility test skipped with -short")
+	}
+	dsn := freshDatabase(t)
+	x, writer := openDSN(t, dsn), openDSN(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			var version int64
+			for ctx.Err() == nil {
+				n := 1 + int(version)%3
+				if err := writer.Append(context.Background(), newCommit("t", fmt.Sprint("w", w), version, n)); err != nil {
+					t.Error(err)
+					return
+				}
+				version += int64(n)
+			}
+		})
+	}
+	filters := []evento.Filter{{AggregateType: "t", AggregateID: "w1"}, {AggregateType: "t", AggregateID: "w2"}}
+	walked := make([][]uint64, 4)
+	for r := range walked {
+		wg.Go(func() {
+			var after cursor.Value
+			for ctx.Err() == nil {
+				page, err := x.Read(context.Background(), evento.Query{Filters: filters, Args: cursor.Forward(5, after)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				walked[r] = append(walked[r], positions(page.Nodes())...)
+				if page.PageInfo.EndCursor != "" {
+					after = page.PageInfo.EndCursor
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var all []uint64
+	for after := cursor.Value(""); ; {
+		page, err := x.Read(context.Background(), evento.Query{Filters: filters, Args: cursor.Forward(1000, after)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, positions(page.Nodes())...)
+		if !page.PageInfo.HasNextPage {
+			break
+		}
+		after = page.PageInfo.EndCursor
+	}
+	for r, seen := range walked {
+		if len(seen) == 0 || len(seen) > len(all) {
+			t.Errorf("reader %d walked %d events of %d", r, len(seen), len(all))
+			continue
+		}
+		for i, p := range seen {
+			if p != all[i] {
+				t.Errorf("reader %d: event %d of its walk is at position %d, want %d (the log's next event of w1 or w2)", r, i, p, all[i])
+				break
+			}
+		}
+	}
+	t.Logf("%d events of w1 and w2; readers walked %d, %d, %d and %d of them", len(all), len(walked[0]), len(walked[1]), len(walked[2]), len(walked[3]))
+}
