@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventogo/evento"
 	"github.com/eventogo/evento/cursor"
+	"github.com/eventogo/evento/mysql"
 )
 
 // Committed positions always form a dense prefix of the log, so a reader
@@ -33,19 +34,7 @@ func TestReadsNeverSeeAHole(t *testing.T) {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			var version int64
-			for ctx.Err() == nil {
-				n := 1 + int(version)%3
-				if err := x.Append(context.Background(), newCommit("t", fmt.Sprint("w", w), version, n)); err != nil {
-					t.Error(err)
-					return
-				}
-				version += int64(n)
-			}
-		})
-	}
+	appendUntilDone(ctx, t, &wg, x)
 	var executorReads, behind, singleReads, singleHoles atomic.Int64
 	for r := range 8 {
 		wg.Go(func() {
@@ -97,6 +86,25 @@ func TestReadsNeverSeeAHole(t *testing.T) {
 		executorReads.Load(), behind.Load(), singleReads.Load(), singleHoles.Load())
 }
 
+// appendUntilDone starts, in wg, eight writers that append commits of 1 to
+// 3 events to their own aggregate of type "t" ("w0" to "w7") through x
+// until ctx is done.
+func appendUntilDone(ctx context.Context, t *testing.T, wg *sync.WaitGroup, x *mysql.Executor) {
+	for w := range 8 {
+		wg.Go(func() {
+			var version int64
+			for ctx.Err() == nil {
+				n := 1 + int(version)%3
+				if err := x.Append(context.Background(), newCommit("t", fmt.Sprint("w", w), version, n)); err != nil {
+					t.Error(err)
+					return
+				}
+				version += int64(n)
+			}
+		})
+	}
+}
+
 // readSingleStatement reads the positions after after with one SELECT.
 func readSingleStatement(db *sql.DB, after uint64) ([]uint64, error) {
 	rows, err := db.Query("SELECT position FROM evento_events WHERE position > ? ORDER BY position LIMIT 50", after)
@@ -129,19 +137,7 @@ func TestFilteredReadsBehindNeverSkip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			var version int64
-			for ctx.Err() == nil {
-				n := 1 + int(version)%3
-				if err := writer.Append(context.Background(), newCommit("t", fmt.Sprint("w", w), version, n)); err != nil {
-					t.Error(err)
-					return
-				}
-				version += int64(n)
-			}
-		})
-	}
+	appendUntilDone(ctx, t, &wg, writer)
 	filters := []evento.Filter{{AggregateType: "t", AggregateID: "w1"}, {AggregateType: "t", AggregateID: "w2"}}
 	walked := make([][]uint64, 4)
 	for r := range walked {
