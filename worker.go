@@ -423,7 +423,7 @@ func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error
 	if !errors.As(err, &he) {
 		return err
 	}
-	rec := &SubscriptionError{EventID: e.ID.String(), Message: truncate(failureMessage(he), MaxErrorLen), At: time.Now(), Fatal: r.sub.onFailure == failStop}
+	rec := &SubscriptionError{EventID: e.ID.String(), Message: failureMessage(he), At: time.Now(), Fatal: r.sub.onFailure == failStop}
 	p.failed = rec
 	switch r.sub.onFailure {
 	case failAccept:
@@ -443,14 +443,19 @@ func (r *run) failed(ctx context.Context, p *pending, e *Event, err error) error
 	return err
 }
 
-// failureMessage is what a subscription records of a handler failure: the
-// handler's error first, so that a listing cut to a few words shows the
-// cause, then the event's aggregate, name and version (the record holds its
-// id). fmt formats the error, as HandlerError.Error does, so that a nil
-// error or a panicking Error method is written out rather than raised.
+// failureMessage is what a subscription records of a handler failure, at
+// most MaxErrorLen bytes: the handler's error first, so that a listing cut
+// to a few words shows the cause, then the event's aggregate, name and
+// version (the record holds its id); a long error is cut, not the event.
+// fmt formats the error, as HandlerError.Error does, so that a nil error or
+// a panicking Error method is written out rather than raised.
 func failureMessage(he *HandlerError) string {
 	e := he.Event
-	return fmt.Sprintf("%v (%s/%s %s, version %d)", he.Err, e.AggregateType, e.AggregateID, e.Name, e.Version)
+	event := fmt.Sprintf(" (%s/%s %s, version %d)", e.AggregateType, e.AggregateID, e.Name, e.Version)
+	if len(event) > MaxErrorLen {
+		return truncate(fmt.Sprint(he.Err)+event, MaxErrorLen)
+	}
+	return truncate(fmt.Sprint(he.Err), MaxErrorLen-len(event)) + event
 }
 
 // MaxErrorLen bounds the handler error messages a subscription records.
